@@ -1,0 +1,63 @@
+"""The `monitor` command: one sub-command per concern, each registered by the module that owns it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from monitor import __version__
+
+# (sub-command, module that defines `register(subparsers)`); imported lazily so that
+# `monitor --help` stays fast and a missing optional dependency breaks one command only.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("run", "monitor.embedded"),
+    ("worker", "monitor.stream.worker"),
+    ("ingest", "monitor.chain.ingest_cli"),
+    ("devnet", "monitor.chain.devnet_cli"),
+    ("replay", "monitor.scenario.replay"),
+    ("bench", "monitor.bench"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Assemble the top-level parser from every command module."""
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        description="Streaming monitor of liquidation clusters and cascades.",
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for _name, module_name in COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("monitor"):
+                continue  # command not built in this checkout
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
