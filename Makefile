@@ -8,7 +8,7 @@ setup:
 	./scripts/setup.sh
 
 run: setup
-	monitor run
+	$(PYTHON) -m monitor run
 
 test:
 	./scripts/setup.sh --test
