@@ -121,7 +121,7 @@ def test_fast_decoder_matches_web3_on_encoded_logs(spec: Any) -> None:
 
 
 def test_unknown_topic_is_ignored_and_a_truncated_log_is_rejected() -> None:
-    contract, entry = EVENTS["Supply"]
+    _, entry = EVENTS["Supply"]
     raw = _encoded_log(entry, ["0x" + "01" * 20, "0x" + "02" * 20, "0x" + "03" * 20, 5, 0])
     assert decode_log({**raw, "topics": ["0x" + "00" * 32]}) is None
     assert decode_log({**raw, "topics": []}) is None
