@@ -1,0 +1,255 @@
+"""Settings of a worker: runtime knobs from MONITOR_* environment variables, the risk model
+(assets' market depth and betas, protocol parameters, cascade search) from a TOML file."""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from monitor.risk import ConstantProductDepth, DepthModel, PowerLawDepth
+
+T = TypeVar("T")
+FLAVORS: Final = ("auto", "kafka", "tansu")
+STORE_SCHEMES: Final = ("memory://", "rocksdb://")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class AssetConfig:
+    """Market depth of one asset (how liquidations move its price) and its contagion betas."""
+
+    depth_usd_2pct: float | None = None
+    depth_exponent: float = 1.0
+    pool_reserve: float | None = None
+    betas: Mapping[str, float] = field(default_factory=dict)
+
+    def depth_model(self) -> DepthModel | None:
+        """The depth model the cascade projection uses, or None when the asset has no depth."""
+        if self.pool_reserve is not None:
+            return ConstantProductDepth(reserve=self.pool_reserve)
+        if self.depth_usd_2pct is not None:
+            return PowerLawDepth(depth_usd_2pct=self.depth_usd_2pct,
+                                 exponent=self.depth_exponent)
+        return None
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """Parameters of a protocol that its snapshots may leave out."""
+
+    close_factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class CascadeConfig:
+    """How the cascade trigger is searched (see monitor.risk.find_cascade_trigger)."""
+
+    a_min: float = 2.0
+    levels: int = 200
+    max_move: float = 0.5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a worker needs; build it with load_settings()."""
+
+    broker: str = "kafka://127.0.0.1:9092"
+    broker_flavor: str = "auto"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    config_path: Path | None = None
+    data_dir: Path = Path("monitor-data")
+    store: str = "memory://"
+    partitions: int = 4
+    grid_step: float = 0.0025
+    cascade_interval: float = 1.0
+    partial_interval: float = 0.5
+    app_id: str = "liquidation-monitor"
+    rebalance_timeout: float = 10.0
+    session_timeout: float = 10.0
+    heartbeat_interval: float = 1.0
+    assets: Mapping[str, AssetConfig] = field(default_factory=dict)
+    protocols: Mapping[str, ProtocolConfig] = field(default_factory=dict)
+    cascade: CascadeConfig = field(default_factory=CascadeConfig)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests and `monitor run` use it)."""
+        return replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """The MONITOR_* variables that make load_settings() in a child process rebuild this."""
+        env = {name: str(getattr(self, attr)) for name, (attr, _) in _ENV.items()
+               if getattr(self, attr) is not None}
+        if self.config_path is not None:
+            env["MONITOR_CONFIG"] = str(self.config_path)
+        return env
+
+
+def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    """A parser that also rejects zero, negative and non-finite numbers."""
+    def parse(text: str) -> T:
+        value = kind(text)
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise ValueError(f"must be a positive number, got {text!r}")
+        return value
+    return parse
+
+
+def _choice(options: tuple[str, ...], *, prefix: bool = False) -> Callable[[str], str]:
+    """A parser accepting one of `options` (or a value starting with one, for URLs)."""
+    def parse(text: str) -> str:
+        ok = any(text.startswith(o) for o in options) if prefix else text in options
+        if not ok:
+            raise ValueError(f"must be {' or '.join(options)}, got {text!r}")
+        return text
+    return parse
+
+
+def _broker_url(text: str) -> str:
+    """A Kafka URL; a bare host:port gets the kafka:// scheme."""
+    text = text.strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return text if "://" in text else f"kafka://{text}"
+
+
+# environment variable -> (Settings attribute, parser)
+_ENV: Final[dict[str, tuple[str, Callable[[str], Any]]]] = {
+    "MONITOR_BROKER": ("broker", _broker_url),
+    "MONITOR_BROKER_FLAVOR": ("broker_flavor", _choice(FLAVORS)),
+    "MONITOR_WEB_HOST": ("web_host", str),
+    "MONITOR_WEB_PORT": ("web_port", _positive(int)),
+    "MONITOR_DATA_DIR": ("data_dir", Path),
+    "MONITOR_STORE": ("store", _choice(STORE_SCHEMES, prefix=True)),
+    "MONITOR_PARTITIONS": ("partitions", _positive(int)),
+    "MONITOR_GRID_STEP": ("grid_step", _positive(float)),
+    "MONITOR_CASCADE_INTERVAL": ("cascade_interval", _positive(float)),
+    "MONITOR_PARTIAL_INTERVAL": ("partial_interval", _positive(float)),
+    "MONITOR_APP_ID": ("app_id", str),
+    "MONITOR_REBALANCE_TIMEOUT": ("rebalance_timeout", _positive(float)),
+    "MONITOR_SESSION_TIMEOUT": ("session_timeout", _positive(float)),
+    "MONITOR_HEARTBEAT_INTERVAL": ("heartbeat_interval", _positive(float)),
+}
+
+
+def _number(value: object, key: str, *, positive: bool = True) -> float:
+    """A finite (positive) TOML number, or ConfigError naming `key`."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{key}: must be a number, got {value!r}")
+    if positive and value <= 0:
+        raise ConfigError(f"{key}: must be positive, got {value!r}")
+    return float(value)
+
+
+def _table(value: object, key: str) -> dict[str, Any]:
+    """A TOML table, or ConfigError naming `key`."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: must be a table")
+    return value
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], key: str) -> None:
+    """Reject misspelt keys instead of silently ignoring them."""
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        allowed_keys = ", ".join(sorted(allowed))
+        raise ConfigError(f"{key}.{unknown[0]}: unknown key (allowed: {allowed_keys})")
+
+
+def _asset(symbol: str, raw: object) -> AssetConfig:
+    """Parse [assets.SYMBOL]."""
+    key = f"assets.{symbol}"
+    table = _table(raw, key)
+    _check_keys(table, {"depth_usd_2pct", "depth_exponent", "pool_reserve", "betas"}, key)
+    betas = _table(table.get("betas", {}), f"{key}.betas")
+    return AssetConfig(
+        depth_usd_2pct=(_number(table["depth_usd_2pct"], f"{key}.depth_usd_2pct")
+                        if "depth_usd_2pct" in table else None),
+        depth_exponent=_number(table.get("depth_exponent", 1.0), f"{key}.depth_exponent"),
+        pool_reserve=(_number(table["pool_reserve"], f"{key}.pool_reserve")
+                      if "pool_reserve" in table else None),
+        betas={other: _number(b, f"{key}.betas.{other}", positive=False)
+               for other, b in betas.items()},
+    )
+
+
+def _protocol(name: str, raw: object) -> ProtocolConfig:
+    """Parse [protocols.NAME]."""
+    key = f"protocols.{name}"
+    table = _table(raw, key)
+    _check_keys(table, {"close_factor"}, key)
+    close_factor = _number(table.get("close_factor", 1.0), f"{key}.close_factor")
+    if close_factor > 1:
+        raise ConfigError(f"{key}.close_factor: must be at most 1, got {close_factor}")
+    return ProtocolConfig(close_factor=close_factor)
+
+
+def _cascade(raw: object) -> CascadeConfig:
+    """Parse [cascade]."""
+    table = _table(raw, "cascade")
+    _check_keys(table, {"a_min", "levels", "max_move"}, "cascade")
+    levels = table.get("levels", 200)
+    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
+        raise ConfigError(f"cascade.levels: must be a positive integer, got {levels!r}")
+    max_move = _number(table.get("max_move", 0.5), "cascade.max_move")
+    if max_move >= 1:
+        raise ConfigError(f"cascade.max_move: must be below 1, got {max_move}")
+    return CascadeConfig(a_min=_number(table.get("a_min", 2.0), "cascade.a_min"),
+                         levels=levels, max_move=max_move)
+
+
+def _read_toml(path: Path | None) -> dict[str, Any]:
+    """The shipped default model, with the sections of `path` (if any) laid over it."""
+    text = resources.files("monitor").joinpath("default_config.toml").read_text("utf-8")
+    merged = tomllib.loads(text)
+    if path is None:
+        return merged
+    try:
+        override = tomllib.loads(Path(path).read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"MONITOR_CONFIG: cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    for section, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(section), dict):
+            merged[section] = {**merged[section], **value}
+        else:
+            merged[section] = value
+    return merged
+
+
+def load_settings(path: str | Path | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment (MONITOR_*) and the TOML model file.
+
+    `path` wins over MONITOR_CONFIG; without either, the shipped default_config.toml is used.
+    Other top-level TOML tables (e.g. alert rules) are left to the components that own them.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, (attr, parse) in _ENV.items():
+        if name in env:
+            try:
+                values[attr] = parse(env[name])
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from exc
+    config_path = Path(path) if path is not None else (
+        Path(env["MONITOR_CONFIG"]) if env.get("MONITOR_CONFIG") else None)
+    model = _read_toml(config_path)
+    return Settings(
+        config_path=config_path,
+        assets={s: _asset(s, raw) for s, raw in _table(model.get("assets", {}), "assets").items()},
+        protocols={n: _protocol(n, raw)
+                   for n, raw in _table(model.get("protocols", {}), "protocols").items()},
+        cascade=_cascade(model.get("cascade", {})),
+        **values,
+    )

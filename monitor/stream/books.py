@@ -1,0 +1,97 @@
+"""The in-process, columnar position books of the positions partitions this worker owns.
+
+The changelog-backed table is the durable state; a book is a rebuildable index over it that
+lets a price tick recompute every liquidation price of a partition in one numpy pass. Each
+book also tracks which assets' cluster partials are out of date ("dirty").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from monitor.risk import PerpPosition, Position, PositionBook
+from monitor.stream.inputs import Closed
+
+
+def assets_of(position: Position) -> set[str]:
+    """Every asset whose price moves this position's health."""
+    if isinstance(position, PerpPosition):
+        return {position.asset}
+    return {leg.asset for leg in position.collateral} | {leg.asset for leg in position.debt}
+
+
+@dataclass
+class PartitionBook:
+    """One partition's book, its dirty assets and the assets it has published partials for."""
+
+    book: PositionBook = field(default_factory=PositionBook)
+    dirty: set[str] = field(default_factory=set)
+    published: set[str] = field(default_factory=set)
+    linked: dict[str, set[str]] = field(default_factory=dict)  # asset -> assets sharing a position
+
+    def apply(self, update: Position | Closed) -> None:
+        """Upsert or remove one position and mark the assets whose clusters it changes."""
+        old = self.book.get(update.position_id)
+        touched = assets_of(old) if old is not None else set()
+        if isinstance(update, Closed):
+            self.book.remove(update.position_id)
+        else:
+            self.book.upsert(update)
+            touched |= assets_of(update)
+            for asset in touched:
+                self.linked.setdefault(asset, set()).update(touched)
+        self.dirty |= touched
+
+    def price_moved(self, asset: str) -> None:
+        """Mark the clusters of every asset a position shares with `asset` as out of date."""
+        self.dirty |= self.linked.get(asset, set())
+
+
+@dataclass
+class Books:
+    """All partition books of this worker, keyed by positions-partition number."""
+
+    partitions: dict[int, PartitionBook] = field(default_factory=dict)
+
+    def rebuild(self, owned: Iterable[int], positions: Iterable[tuple[int, Position]]) -> None:
+        """Replace every book by one built from `positions` for the `owned` partitions; all
+        assets of a rebuilt book are dirty, and so are those it published before."""
+        previous = self.partitions
+        self.partitions = {p: PartitionBook() for p in owned}
+        for partition, position in positions:
+            book = self.partitions.get(partition)
+            if book is not None:
+                book.apply(position)
+        for partition, book in self.partitions.items():
+            if partition in previous:
+                book.published = previous[partition].published
+                book.dirty |= book.published
+
+    def apply(self, partition: int, update: Position | Closed) -> None:
+        """Apply an update read from `partition` (its book is created on first use)."""
+        self.partitions.setdefault(partition, PartitionBook()).apply(update)
+
+    def find(self, position_id: str) -> Position | None:
+        """The position with this id, if one of this worker's books holds it."""
+        for book in self.partitions.values():
+            position = book.book.get(position_id)
+            if position is not None:
+                return position
+        return None
+
+    def price_moved(self, asset: str) -> None:
+        """A price changed: every book re-derives the clusters it affects."""
+        for book in self.partitions.values():
+            book.price_moved(asset)
+
+    def take_dirty(self) -> Iterator[tuple[int, PartitionBook, str]]:
+        """(partition, book, asset) for every out-of-date partial, clearing the marks."""
+        for partition, book in list(self.partitions.items()):
+            dirty, book.dirty = book.dirty, set()
+            for asset in sorted(dirty):
+                yield partition, book, asset
+
+    def __len__(self) -> int:
+        """Positions held in all books."""
+        return sum(len(book.book) for book in self.partitions.values())

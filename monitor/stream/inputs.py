@@ -1,0 +1,146 @@
+"""Validation of what arrives on the input topics, and the dead-letter record for what fails.
+
+Everything here is pure (no Faust), so the rules that keep bad input from ever crashing an
+agent are unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from monitor.risk import InvalidPosition, Position, from_snapshot
+
+Version = tuple[int, int]
+
+
+class Rejected(ValueError):
+    """An input record that cannot be used; `reason` is a short metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """A `closed: true` snapshot: removes the position, remembering its version."""
+
+    position_id: str
+    version: Version
+
+
+@dataclass(frozen=True, slots=True)
+class PriceUpdate:
+    """A validated oracle price update."""
+
+    asset: str
+    price: float
+    version: Version
+    timestamp: float
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table value (also the wire form)."""
+        return {"asset": self.asset, "price": self.price, "version": list(self.version),
+                "timestamp": self.timestamp, "source": self.source}
+
+
+def parse_object(raw: bytes | None) -> dict[str, Any]:
+    """A JSON object from raw bytes, or Rejected("not-json" / "not-an-object")."""
+    if raw is None:
+        raise Rejected("not-json", "empty value")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Rejected("not-json", str(exc)) from exc
+    if not isinstance(value, dict):
+        raise Rejected("not-an-object", f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def parse_version(raw: object, field: str = "version") -> Version:
+    """A [int, int] version pair, or Rejected("invalid-version")."""
+    if (not isinstance(raw, list | tuple) or len(raw) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)):
+        raise Rejected("invalid-version", f"{field}: expected a pair of integers, got {raw!r}")
+    return int(raw[0]), int(raw[1])
+
+
+def _key_text(key: bytes | None) -> str | None:
+    """The record key as text (None when absent or not UTF-8)."""
+    if key is None:
+        return None
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def parse_position(key: bytes | None, raw: bytes | None) -> Position | Closed:
+    """A position snapshot whose key is its position_id, or Rejected with the reason."""
+    snapshot = parse_object(raw)
+    if snapshot.get("closed") is True:
+        pid = snapshot.get("position_id")
+        if not isinstance(pid, str) or not pid:
+            raise Rejected("invalid-position", "position_id: must be a non-empty string")
+        parsed: Position | Closed = Closed(pid, parse_version(snapshot.get("version")))
+    else:
+        try:
+            parsed = from_snapshot(snapshot)
+        except InvalidPosition as exc:
+            raise Rejected("invalid-position", str(exc)) from exc
+    if _key_text(key) != parsed.position_id:
+        raise Rejected("key-mismatch",
+                       f"record key {key!r} is not the position_id {parsed.position_id!r}")
+    return parsed
+
+
+def parse_price(key: bytes | None, raw: bytes | None) -> PriceUpdate:
+    """A price update whose key is its asset, or Rejected("invalid-price" / ...)."""
+    value = parse_object(raw)
+    asset, price = value.get("asset"), value.get("price")
+    if not isinstance(asset, str) or not asset:
+        raise Rejected("invalid-price", "asset: must be a non-empty string")
+    if (isinstance(price, bool) or not isinstance(price, int | float)
+            or not math.isfinite(price) or price <= 0):
+        raise Rejected("invalid-price", f"price: must be a positive finite number, got {price!r}")
+    timestamp = value.get("timestamp", 0.0)
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float) \
+            or not math.isfinite(timestamp):
+        raise Rejected("invalid-price", f"timestamp: must be a number, got {timestamp!r}")
+    source = value.get("source", "")
+    if not isinstance(source, str):
+        raise Rejected("invalid-price", f"source: must be a string, got {source!r}")
+    if _key_text(key) != asset:
+        raise Rejected("key-mismatch", f"record key {key!r} is not the asset {asset!r}")
+    return PriceUpdate(asset, float(price), parse_version(value.get("version")),
+                       float(timestamp), source)
+
+
+def _as_text(data: bytes | None) -> tuple[str | None, str]:
+    """Bytes as (text, "utf-8") when they decode, else as (base64 text, "base64")."""
+    if data is None:
+        return None, "utf-8"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii"), "base64"
+
+
+def dead_letter(rejected: Rejected, topic: str, partition: int, offset: int,
+                key: bytes | None, value: bytes | None) -> bytes:
+    """The dead-letter record: the reason, where the original came from, and its bytes
+    (as text when they are UTF-8, else base64, as `key_encoding` / `value_encoding` say)."""
+    key_text, key_encoding = _as_text(key)
+    value_text, value_encoding = _as_text(value)
+    return orjson.dumps({
+        "reason": rejected.reason, "detail": rejected.detail, "topic": topic,
+        "partition": partition, "offset": offset, "key": key_text, "key_encoding": key_encoding,
+        "value": value_text, "value_encoding": value_encoding,
+    })
