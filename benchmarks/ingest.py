@@ -1,0 +1,137 @@
+"""Benchmark: Aave V3 log decoding (fast path vs web3's process_log) and end-to-end ingestion.
+
+Starts the local devnet (Anvil + real Aave V3, seeded accounts) and an embedded broker, takes the
+devnet's real logs for the decoding runs, then backfills the whole devnet into the broker.
+
+python benchmarks/ingest.py [--accounts 300] [--repeat 5]  -> JSON with medians
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from monitor.broker import EmbeddedBroker
+from monitor.chain.devnet import start_devnet
+from monitor.chain.events import SPECS, decode_log
+from monitor.chain.ingest_cli import ingest, manifest_names
+from monitor.chain.ingester import IngestConfig
+from monitor.chain.logs import LogFilter
+from monitor.chain.reserves import discover, load_reserves
+from monitor.chain.rpc import Rpc
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "node_modules/@aave/core-v3/artifacts/contracts"
+ABI_FILES = ("interfaces/IPool.sol/IPool.json", "interfaces/IAToken.sol/IAToken.json",
+             "interfaces/IPoolConfigurator.sol/IPoolConfigurator.json",
+             "misc/AaveOracle.sol/AaveOracle.json",
+             "dependencies/chainlink/AggregatorInterface.sol/AggregatorInterface.json")
+DECODE_LOGS = 50_000
+WEB3_LOGS = 2_000
+
+
+def median_rate(count: int, fn: Any, repeat: int) -> float:
+    """Median of count / wall seconds of `fn` over `repeat` runs."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(count / (time.perf_counter() - start))
+    return statistics.median(samples)
+
+
+async def devnet_logs(rpc_url: str, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every log the ingester watches on the devnet, raw from eth_getLogs."""
+    async with Rpc(rpc_url) as rpc:
+        market = await discover(rpc, manifest["pool"])
+        await load_reserves(rpc, market, "latest")
+        flt = LogFilter(market.watched(), tuple(SPECS))
+        head = await rpc.block_number()
+        return list(await rpc.call("eth_getLogs", [flt.params(int(manifest["deploy_block"]),
+                                                             head)]))
+
+
+def web3_decoders() -> dict[str, Any]:
+    """topic0 -> web3 contract event of the real ABI (the slow path)."""
+    w3 = Web3()
+    found: dict[str, Any] = {}
+    for rel in ABI_FILES:
+        abi = json.loads((ARTIFACTS / rel).read_text())["abi"]
+        contract = w3.eth.contract(abi=abi)
+        for entry in abi:
+            if entry["type"] == "event":
+                sig = f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
+                found.setdefault("0x" + Web3.keccak(text=sig).hex().removeprefix("0x"),
+                                 contract.events[entry["name"]]())
+    return found
+
+
+def web3_log(raw: dict[str, Any]) -> dict[str, Any]:
+    """A raw log in the shape web3's formatters give process_log (not timed)."""
+    return {"address": Web3.to_checksum_address(raw["address"]),
+            "topics": [bytes.fromhex(t[2:]) for t in raw["topics"]],
+            "data": bytes.fromhex(raw["data"][2:]), "blockNumber": int(raw["blockNumber"], 16),
+            "logIndex": int(raw["logIndex"], 16), "blockHash": bytes.fromhex(raw["blockHash"][2:]),
+            "transactionHash": bytes.fromhex(raw["transactionHash"][2:]),
+            "transactionIndex": int(raw["transactionIndex"], 16)}
+
+
+def decoding(logs: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+    """Logs/s of the fast decoder and of web3's process_log on the same real logs."""
+    ours = [entry for entry in logs if entry["topics"] and entry["topics"][0] in SPECS]
+    tiled = (ours * (DECODE_LOGS // max(len(ours), 1) + 1))[:DECODE_LOGS]
+    fast = median_rate(len(tiled), lambda: [decode_log(e) for e in tiled], repeat)
+    events = web3_decoders()
+    sample = [(events[e["topics"][0]], web3_log(e)) for e in tiled[:WEB3_LOGS]]
+    slow = median_rate(len(sample), lambda: [ev.process_log(lg) for ev, lg in sample],
+                       max(repeat // 2, 1))
+    return {"real_logs": len(ours), "fast_logs_per_s": round(fast),
+            "web3_process_log_logs_per_s": round(slow), "speedup": round(fast / slow, 1),
+            "target_logs_per_s": 20_000, "meets_target": fast >= 20_000}
+
+
+async def backfill(rpc_url: str, broker: EmbeddedBroker, manifest: dict[str, Any],
+                   tmp: Path, run: int) -> dict[str, float]:
+    """One full backfill of the devnet into the broker; rates over its wall time."""
+    config = IngestConfig(pool=manifest["pool"], from_block=int(manifest["deploy_block"]),
+                          confirmations=0, once=True, checkpoint=tmp / f"cp-{run}.json",
+                          names=manifest_names(manifest))
+    start = time.perf_counter()
+    stats = await ingest(rpc_url, broker.bootstrap, config)
+    wall = time.perf_counter() - start
+    return {"blocks": stats.blocks, "logs": stats.logs, "snapshots": stats.snapshots,
+            "prices": stats.prices, "seconds": wall, "blocks_per_s": stats.blocks / wall,
+            "logs_per_s": stats.logs / wall, "snapshots_per_s": stats.snapshots / wall}
+
+
+def main() -> None:
+    """Print decoding and end-to-end ingestion medians as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--accounts", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with start_devnet(n_accounts=args.accounts, seed=0) as devnet, EmbeddedBroker() as broker, \
+            tempfile.TemporaryDirectory() as tmp:
+        manifest = devnet.manifest
+        logs = asyncio.run(devnet_logs(devnet.rpc_url, manifest))
+        result: dict[str, Any] = {"decode": decoding(logs, args.repeat)}
+        runs = [asyncio.run(backfill(devnet.rpc_url, broker, manifest, Path(tmp), i))
+                for i in range(max(args.repeat // 2, 1))]
+        first = runs[0]
+        result["end_to_end"] = {
+            "accounts": args.accounts, "blocks": first["blocks"], "logs": first["logs"],
+            "snapshots": first["snapshots"], "prices": first["prices"], "runs": len(runs),
+            **{key: round(statistics.median(r[key] for r in runs), 1)
+               for key in ("seconds", "blocks_per_s", "logs_per_s", "snapshots_per_s")}}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
