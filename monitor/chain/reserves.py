@@ -29,6 +29,7 @@ SEL = {name: selector(sig) for name, sig in {
     "provider": "ADDRESSES_PROVIDER()",
     "configurator": "getPoolConfigurator()",
     "oracle": "getPriceOracle()",
+    "pool": "getPool()",
     "reserves": "getReservesList()",
     "reserve_data": "getReserveData(address)",
     "symbol": "symbol()",
@@ -102,10 +103,14 @@ async def discover(rpc: Rpc, pool: str, names: Mapping[str, str] | None = None) 
                                                         "latest"]), 0)
     if provider == ZERO:
         raise ValueError(f"{pool} does not look like an Aave V3 pool (no ADDRESSES_PROVIDER)")
-    conf, oracle = await rpc.batch([eth_call(provider, SEL["configurator"], "latest"),
-                                    eth_call(provider, SEL["oracle"], "latest")])
-    if isinstance(conf, RpcError) or isinstance(oracle, RpcError):
+    conf, oracle, registered = await rpc.batch([
+        eth_call(provider, SEL["configurator"], "latest"),
+        eth_call(provider, SEL["oracle"], "latest"), eth_call(provider, SEL["pool"], "latest")])
+    if any(isinstance(r, RpcError) for r in (conf, oracle, registered)):
         raise ValueError(f"addresses provider {provider} of pool {pool} did not answer")
+    if word_address(registered, 0) != pool:
+        raise ValueError(f"{pool} is not the pool of its addresses provider {provider} "
+                         f"(which names {word_address(registered, 0)})")
     return Market(pool, word_address(conf, 0), word_address(oracle, 0),
                   names={k.lower(): v for k, v in (names or {}).items()})
 
