@@ -20,7 +20,7 @@ from monitor.chain.abi import (
     word,
     word_address,
 )
-from monitor.chain.rpc import Rpc, RpcError
+from monitor.chain.rpc import Rpc, RpcError, check
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +103,13 @@ async def discover(rpc: Rpc, pool: str, names: Mapping[str, str] | None = None) 
                                                         "latest"]), 0)
     if provider == ZERO:
         raise ValueError(f"{pool} does not look like an Aave V3 pool (no ADDRESSES_PROVIDER)")
-    conf, oracle, registered = await rpc.batch([
+    answers = await rpc.batch([
         eth_call(provider, SEL["configurator"], "latest"),
         eth_call(provider, SEL["oracle"], "latest"), eth_call(provider, SEL["pool"], "latest")])
-    if any(isinstance(r, RpcError) for r in (conf, oracle, registered)):
-        raise ValueError(f"addresses provider {provider} of pool {pool} did not answer")
+    try:
+        conf, oracle, registered = (str(check(a)) for a in answers)
+    except RpcError as exc:
+        raise ValueError(f"addresses provider {provider} of pool {pool}: {exc}") from exc
     if word_address(registered, 0) != pool:
         raise ValueError(f"{pool} is not the pool of its addresses provider {provider} "
                          f"(which names {word_address(registered, 0)})")
