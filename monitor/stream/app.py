@@ -61,6 +61,17 @@ class Pipeline:
         """Partitions of `topic` this worker actively owns now."""
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
 
+    async def learn_route_partitions(self) -> None:
+        """Make the producer track metadata of the tables queries are routed by: table_route
+        hashes a key with the producer's partition count of the table's changelog, and aiokafka
+        only keeps refreshing topics it was asked to track."""
+        producer = self.app.producer
+        if producer is None:
+            return
+        client = producer._ensure_producer().client
+        for table in (self.position_table, self.cascade_table):
+            await client.add_topic(table.changelog_topic.get_topic_name())
+
     def ready(self) -> bool:
         """Assigned, recovered and not rebalancing: safe to answer queries."""
         return (self.app.tables.recovery.completed.is_set() and not self.app.rebalancing
@@ -117,9 +128,13 @@ def build_pipeline(settings: Settings) -> Pipeline:
 
     def table(name: str, *, global_: bool = False) -> Any:
         kind = app.GlobalTable if global_ else app.Table
-        extra = {"recovery_buffer_size": 1} if global_ else {}
-        return kind(name, partitions=n, key_type=str, key_serializer="raw",
-                    value_serializer="json", **extra)
+        extra = {"recovery_buffer_size": 1} if global_ else {}  # FIELD-NOTES: Tansu globals
+        created = kind(name, partitions=n, key_type=str, **extra)
+        # Faust serialises str keys as JSON ('"k"'); raw UTF-8 makes a table key hash to the
+        # partition a plain producer picks for the same key, which table_route relies on.
+        created.key_serializer = "raw"
+        created.changelog_topic = created.changelog_topic.derive(key_serializer="raw")
+        return created
 
     pipe = Pipeline(
         app=app, settings=settings,

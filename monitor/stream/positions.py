@@ -71,6 +71,7 @@ def register(pipe: Pipeline) -> None:
     async def rebuild_books() -> None:
         """Rebuild the columnar books of the owned partitions from the recovered table."""
         pipe.books.rebuild(pipe.owned(POSITIONS), stored_positions(pipe))
+        await pipe.learn_route_partitions()
         log.info("position books rebuilt: %d positions in partitions %s",
                  len(pipe.books), sorted(pipe.books.partitions))
 
