@@ -1,0 +1,119 @@
+"""The positions and prices agents under Faust's test_context (no broker): version ordering,
+tombstones, and dead-lettering of bad input without stopping the agent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import orjson
+import pytest
+
+from monitor.config import load_settings
+from monitor.stream.app import Pipeline, build_pipeline
+
+
+def snapshot(version: int, *, debt: float = 1000.0, closed: bool = False,
+             pid: str = "aave-v3:1:0xabc") -> bytes:
+    """A one-collateral lending snapshot as wire bytes."""
+    return orjson.dumps({
+        "position_id": pid, "protocol": "aave-v3", "account": "0xabc", "kind": "lending",
+        "collateral": [{"asset": "WETH", "amount": 1.0, "liquidation_threshold": 0.8,
+                        "liquidation_bonus": 0.05}],
+        "debt": [{"asset": "USDC", "amount": debt}], "version": [version, 0],
+        "timestamp": 1.0, "closed": closed})
+
+
+@dataclass
+class Harness:
+    """A pipeline whose dead letters go to an in-memory channel, and a reader of it."""
+
+    pipe: Pipeline
+    letters: Any
+
+    async def dead_letter(self) -> dict[str, Any]:
+        """The next dead-letter record."""
+        event = await self.letters.get(timeout=5)
+        return orjson.loads(event.value)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def bench() -> AsyncIterator[Harness]:
+    """A fresh app finalised for test_context, no broker needed."""
+    pipe = build_pipeline(load_settings(environ={}))
+    pipe.app.finalize()
+    pipe.app.flow_control.resume()
+    pipe.dead_letters = pipe.app.channel()
+    yield Harness(pipe, pipe.dead_letters.__aiter__())
+
+
+def agent(pipe: Pipeline, name: str) -> faust.types.AgentT:
+    """One of the app's agents by name."""
+    return pipe.app.agents[name]
+
+
+async def test_older_or_equal_version_never_overwrites(bench: Harness) -> None:
+    async with agent(bench.pipe, "positions").test_context() as positions:
+        await positions.put(snapshot(5, debt=500.0), key=b"aave-v3:1:0xabc")
+        await positions.put(snapshot(4, debt=400.0), key=b"aave-v3:1:0xabc")
+        await positions.put(snapshot(5, debt=999.0), key=b"aave-v3:1:0xabc")
+    stored = bench.pipe.position_table["aave-v3:1:0xabc"]
+    assert stored["version"] == [5, 0]
+    assert stored["snapshot"]["debt"][0]["amount"] == 500.0
+    held = bench.pipe.books.find("aave-v3:1:0xabc")
+    assert held is not None and held.version == (5, 0)
+
+
+async def test_closed_leaves_a_tombstone_that_older_snapshots_cannot_resurrect(
+        bench: Harness) -> None:
+    async with agent(bench.pipe, "positions").test_context() as positions:
+        await positions.put(snapshot(1), key=b"aave-v3:1:0xabc")
+        await positions.put(snapshot(3, closed=True), key=b"aave-v3:1:0xabc")
+        await positions.put(snapshot(2), key=b"aave-v3:1:0xabc")
+    assert bench.pipe.position_table["aave-v3:1:0xabc"] == {"version": [3, 0], "partition": 0,
+                                                     "snapshot": None}
+    assert bench.pipe.books.find("aave-v3:1:0xabc") is None
+    assert len(bench.pipe.books) == 0
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (b"{not json", "not-json"),
+    (b"[1, 2]", "not-an-object"),
+    (snapshot(1).replace(b'"amount":1.0', b'"amount":-1.0'), "invalid-position"),
+    (snapshot(1).replace(b'"amount":1.0', b'"amount":NaN'), "not-json"),
+    (snapshot(1).replace(b'"amount":1.0', b'"amount":"many"'), "invalid-position"),
+    (snapshot(1).replace(b'"kind":"lending"', b'"kind":"option"'), "invalid-position"),
+    (snapshot(1, pid="other"), "key-mismatch"),
+], ids=["not-json", "array", "negative", "nan", "string-amount", "unknown-kind", "wrong-key"])
+async def test_bad_snapshots_are_dead_lettered_and_the_next_one_applies(
+        bench: Harness, value: bytes, reason: str) -> None:
+    async with agent(bench.pipe, "positions").test_context() as positions:
+        await positions.put(value, key=b"aave-v3:1:0xabc")
+        await positions.put(snapshot(1), key=b"aave-v3:1:0xabc")
+    letter = await bench.dead_letter()
+    assert letter["reason"] == reason
+    assert letter["topic"] == "positions"
+    assert letter["key"] == "aave-v3:1:0xabc"
+    assert letter["value"] == value.decode()
+    assert bench.pipe.metrics.registry.get_sample_value(
+        "monitor_dead_letters_total", {"topic": "positions", "reason": reason}) == 1
+    assert bench.pipe.position_table["aave-v3:1:0xabc"]["version"] == [1, 0]
+
+
+async def test_prices_are_versioned_and_validated(bench: Harness) -> None:
+    def price(value: float, version: int) -> bytes:
+        return orjson.dumps({"asset": "WETH", "price": value, "version": [version, 0],
+                             "timestamp": 10.0, "source": "test"})
+
+    async with agent(bench.pipe, "prices").test_context() as prices:
+        await prices.put(price(3000.0, 2), key=b"WETH")
+        await prices.put(price(2000.0, 1), key=b"WETH")
+        await prices.put(price(-1.0, 3), key=b"WETH")
+        await prices.put(b"\xff\xfe", key=b"WETH")
+    assert bench.pipe.price_table["WETH"]["price"] == 3000.0
+    negative, binary = await bench.dead_letter(), await bench.dead_letter()
+    assert negative["reason"] == "invalid-price"
+    assert (binary["reason"], binary["value_encoding"], binary["value"]) == (
+        "not-json", "base64", "//4=")
