@@ -22,7 +22,7 @@ POSITIONS: Final = "positions"
 PRICES: Final = "prices"
 CASCADES: Final = "cascades"
 DEAD_LETTERS: Final = "dead-letters"
-CLUSTER_PARTIALS: Final = "cluster-partials"
+CLUSTER_PARTIALS: Final = "cluster-partials"  # internal: prefixed with the app id
 
 
 @dataclass
@@ -138,7 +138,8 @@ def build_pipeline(settings: Settings) -> Pipeline:
 
     pipe = Pipeline(
         app=app, settings=settings,
-        positions=topic(POSITIONS), prices=topic(PRICES), partials=topic(CLUSTER_PARTIALS),
+        positions=topic(POSITIONS), prices=topic(PRICES),
+        partials=topic(f"{settings.app_id}-{CLUSTER_PARTIALS}"),
         cascades=topic(CASCADES), dead_letters=topic(DEAD_LETTERS),
         position_table=table("position-snapshots"), price_table=table("prices", global_=True),
         partial_table=table("cluster-partials"), cascade_table=table("cascades"),

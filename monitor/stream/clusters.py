@@ -52,7 +52,7 @@ def register(pipe: Pipeline) -> None:
     @table.on_recover
     async def rebuild_board() -> None:
         """Rebuild the merged cluster maps of the owned assets from the recovered partials."""
-        owned = pipe.owned(CLUSTER_PARTIALS)
+        owned = pipe.owned(pipe.partials.get_topic_name())
         pipe.board.clear()
         for value in table.values():
             if value and value.get("owner_partition") in owned:

@@ -1,0 +1,129 @@
+"""Helpers for pipeline integration tests: workers as subprocesses, a plain aiokafka producer
+and consumer, HTTP queries, and polling until the pipeline has caught up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import Popen
+from typing import Any, TypeVar
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from monitor.broker import free_port
+from monitor.config import Settings, load_settings
+from monitor.stream.worker import start_worker_process, wait_until_ready
+
+T = TypeVar("T")
+
+
+@dataclass
+class Worker:
+    """A worker subprocess and the settings it runs with."""
+
+    settings: Settings
+    process: Popen[bytes]
+    log: Path
+
+    def get(self, path: str) -> tuple[int, Any]:
+        """(status, decoded JSON) of GET path on this worker."""
+        url = f"http://127.0.0.1:{self.settings.web_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not exit."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def worker_settings(broker_url: str, data_dir: Path, **changes: Any) -> Settings:
+    """Settings for a test worker: loopback web port, short group timeouts."""
+    return load_settings(environ={}).with_overrides(
+        broker=broker_url, web_port=free_port(), data_dir=data_dir, rebalance_timeout=4.0,
+        session_timeout=4.0, heartbeat_interval=0.5, partial_interval=0.2,
+        cascade_interval=0.3, **changes)
+
+
+def start_worker(settings: Settings, log: Path) -> Worker:
+    """Start a worker subprocess (not waiting for readiness)."""
+    return Worker(settings, start_worker_process(settings, log.open("ab")), log)
+
+
+@contextmanager
+def running(workers: Iterable[Worker]) -> Iterator[list[Worker]]:
+    """Stop the workers when the block ends."""
+    started = list(workers)
+    try:
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+def ready(worker: Worker, timeout: float = 90.0) -> float:
+    """Wait for the worker's readiness; returns seconds waited."""
+    return wait_until_ready(worker.settings, worker.process, timeout)
+
+
+def eventually(check: Callable[[], T], timeout: float = 60.0) -> T:
+    """Retry `check` until it stops raising AssertionError (the pipeline is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def produce(bootstrap: str, records: Iterable[tuple[str, str, Any]]) -> None:
+    """Send (topic, key, value) with a plain aiokafka producer; dict values become JSON."""
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        await producer.start()
+        try:
+            for topic, key, value in records:
+                raw = value if isinstance(value, bytes) else orjson.dumps(value)
+                await producer.send(topic, key=key.encode(), value=raw)
+            await producer.flush()
+        finally:
+            await producer.stop()
+    asyncio.run(send())
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list[Any]:
+    """Read a topic from the beginning until `expected` records arrived (values as JSON)."""
+    async def read() -> list[Any]:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        found: list[Any] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while len(found) < expected and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    found.extend(orjson.loads(r.value) for r in records)
+        finally:
+            await consumer.stop()
+        return found
+    return asyncio.run(read())

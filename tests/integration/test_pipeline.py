@@ -1,0 +1,234 @@
+"""The streaming pipeline end to end on a real Tansu broker with two workers in one group:
+snapshots and prices from a plain aiokafka producer come out of the web view with the numbers
+monitor.risk computes, whichever worker is asked; duplicates and stale versions change
+nothing; bad input is dead-lettered and the next record is processed."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from monitor.broker import EmbeddedBroker
+from monitor.risk import (
+    ClusterGrid,
+    Position,
+    build_clusters,
+    from_snapshot,
+    health_factor,
+    liquidation_prices,
+    position_values,
+)
+from tests.integration.stream_harness import (
+    Worker,
+    consume_all,
+    eventually,
+    produce,
+    ready,
+    running,
+    start_worker,
+    worker_settings,
+)
+
+pytestmark = pytest.mark.integration
+
+PRICES = {"WETH": 3000.0, "WBTC": 60000.0, "USDC": 1.0, "DAI": 1.0}
+N_POSITIONS = 40
+
+
+def snapshot(i: int, version: int = 1, **changes: Any) -> dict[str, Any]:
+    """Position i: WETH-backed stablecoin debt, every third one also holding WBTC."""
+    collateral = [{"asset": "WETH", "amount": 1.0 if i % 3 == 0 else 5.0 + i,
+                   "liquidation_threshold": 0.825, "liquidation_bonus": 0.05}]
+    if i % 3 == 0:
+        collateral.append({"asset": "WBTC", "amount": 0.3 + i / 100,
+                           "liquidation_threshold": 0.78, "liquidation_bonus": 0.065})
+    protocol = ("aave-v3", "spark", "compound-v3")[i % 3]
+    return {"position_id": f"{protocol}:1:0x{i:040x}", "protocol": protocol,
+            "account": f"0x{i:040x}", "kind": "lending", "collateral": collateral,
+            "debt": [{"asset": "USDC" if i % 2 else "DAI", "amount": 9000.0 + 700.0 * i}],
+            "close_factor": 1.0, "version": [version, i], "timestamp": 1.7e9, **changes}
+
+
+def price(asset: str, value: float, version: int = 1) -> dict[str, Any]:
+    """A price update."""
+    return {"asset": asset, "price": value, "source": "test", "version": [version, 0],
+            "timestamp": time.time()}
+
+
+def expected_position(position: Position) -> dict[str, Any]:
+    """What GET /positions/{id}/ must answer, computed by monitor.risk."""
+    hf = health_factor(position, PRICES)
+    collateral_usd, debt_usd = position_values(position, PRICES)
+    return {"health_factor": hf if math.isfinite(hf) else None,
+            "collateral_usd": collateral_usd, "debt_usd": debt_usd,
+            "liquidation_prices": {a: {"price": lvl.price, "side": lvl.side}
+                                   for a, lvl in liquidation_prices(position, PRICES).items()}}
+
+
+def close(actual: Any, expected: Any) -> bool:
+    """Structural equality with floats compared to 1e-9 relative (sums merge in any order)."""
+    if isinstance(expected, dict):
+        return (isinstance(actual, dict) and actual.keys() == expected.keys()
+                and all(close(actual[k], v) for k, v in expected.items()))
+    if isinstance(expected, list):
+        return (isinstance(actual, list) and len(actual) == len(expected)
+                and all(close(a, e) for a, e in zip(actual, expected, strict=True)))
+    if isinstance(expected, float) and isinstance(actual, int | float):
+        return math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-9)
+    return bool(actual == expected)
+
+
+def answered_position(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a /positions/ answer that expected_position() predicts."""
+    return {k: body[k] for k in ("health_factor", "collateral_usd", "debt_usd",
+                                 "liquidation_prices")}
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One Tansu broker shared by the module's tests (overrides the per-test fixture)."""
+    logs = tmp_path_factory.mktemp("broker")
+    with EmbeddedBroker(log_path=logs / "tansu.log") as running_broker:
+        yield running_broker
+
+
+@pytest.fixture(scope="module")
+def workers(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[list[Worker]]:
+    """Two workers of one group, both ready, the partitions split between them."""
+    base = tmp_path_factory.mktemp("workers")
+    pair = [start_worker(worker_settings(broker.url, base / name), base / f"{name}.log")
+            for name in ("a", "b")]
+    with running(pair):
+        for worker in pair:
+            ready(worker)
+
+        def split() -> None:
+            owned = [set(w.get("/health/")[1]["partitions"]) for w in pair]
+            assert owned[0] and owned[1] and not owned[0] & owned[1]
+            assert owned[0] | owned[1] == {0, 1, 2, 3}
+        eventually(split, timeout=90)
+        yield pair
+
+
+@pytest.fixture(scope="module")
+def market(broker: EmbeddedBroker, workers: list[Worker]) -> dict[str, Position]:
+    """Prices and N_POSITIONS snapshots published, and visible in the web view."""
+    produce(broker.bootstrap, [("prices", a, price(a, p)) for a, p in PRICES.items()])
+    snaps = [snapshot(i) for i in range(N_POSITIONS)]
+    produce(broker.bootstrap, [("positions", s["position_id"], s) for s in snaps])
+    positions = {s["position_id"]: from_snapshot(s) for s in snaps}
+
+    def all_visible() -> None:
+        for pid in positions:
+            status, body = workers[0].get(f"/positions/{pid}/")
+            assert status == 200 and not body["missing_prices"], (pid, status, body)
+    eventually(all_visible)
+    return positions
+
+
+def test_positions_match_the_risk_core_whichever_worker_is_asked(
+        workers: list[Worker], market: dict[str, Position]) -> None:
+    for pid, position in market.items():
+        for worker in workers:
+            status, body = worker.get(f"/positions/{pid}/")
+            assert status == 200
+            assert body["position_id"] == pid and body["protocol"] == position.protocol
+            assert close(answered_position(body), expected_position(position))
+
+
+def expected_levels(positions: list[Position], asset: str, step: float) -> list[dict[str, Any]]:
+    """The asset's cluster levels as monitor.risk builds them from all positions."""
+    return [level.to_dict()
+            for level in build_clusters(positions, asset, PRICES, ClusterGrid(step=step)).levels]
+
+
+def test_clusters_match_the_risk_core_whichever_worker_is_asked(
+        workers: list[Worker], market: dict[str, Position]) -> None:
+    step = workers[0].settings.grid_step
+    for asset in ("WETH", "WBTC"):
+        want = expected_levels(list(market.values()), asset, step)
+        assert want
+
+        def levels_match(worker: Worker = workers[0], asset: str = asset,
+                         want: list[dict[str, Any]] = want) -> None:
+            status, body = worker.get(f"/clusters/{asset}/")
+            assert status == 200 and body["price"] == PRICES[asset]
+            assert close(body["levels"], want)
+        for worker in workers:
+            eventually(lambda worker=worker: levels_match(worker))
+
+
+def test_duplicates_and_out_of_order_versions_leave_the_same_state(
+        broker: EmbeddedBroker, workers: list[Worker], market: dict[str, Position]) -> None:
+    replays = [("positions", s["position_id"], s) for s in (
+        *(snapshot(i) for i in range(N_POSITIONS)),                      # duplicates
+        *(snapshot(i, version=0, debt=[]) for i in range(N_POSITIONS)))]  # older versions
+    closing = snapshot(1, version=5, closed=True)
+    produce(broker.bootstrap, [*replays, ("positions", closing["position_id"], closing)])
+    produce(broker.bootstrap, [("positions", closing["position_id"], snapshot(1, version=4))])
+    closed_id = closing["position_id"]
+    eventually(lambda: _assert_status(workers[1], f"/positions/{closed_id}/", 404))
+    for pid, position in market.items():
+        if pid != closed_id:
+            status, body = workers[1].get(f"/positions/{pid}/")
+            assert status == 200 and body["version"] == list(position.version)
+            assert close(answered_position(body), expected_position(position))
+
+
+def _assert_status(worker: Worker, path: str, status: int) -> None:
+    """Assert GET path answers `status`."""
+    assert worker.get(path)[0] == status
+
+
+def test_malformed_input_is_dead_lettered_and_the_next_record_processed(
+        broker: EmbeddedBroker, workers: list[Worker], market: dict[str, Position]) -> None:
+    good = snapshot(900)
+    pid = good["position_id"]
+    negative = {**good, "debt": [{"asset": "USDC", "amount": -5.0}]}
+    produce(broker.bootstrap, [("positions", pid, b"\x00 not json"), ("positions", pid, negative),
+                               ("prices", "WETH", {"asset": "WETH", "price": "NaN"}),
+                               ("positions", pid, good)])
+    eventually(lambda: _assert_status(workers[0], f"/positions/{pid}/", 200))
+    letters = consume_all(broker.bootstrap, "dead-letters", expected=3)
+    reasons = {(letter["topic"], letter["reason"], letter["key"]) for letter in letters}
+    assert {("positions", "not-json", pid), ("positions", "invalid-position", pid),
+            ("prices", "invalid-price", "WETH")} <= reasons
+    assert any(letter["value"] == "\x00 not json" for letter in letters)
+
+
+def test_unknown_and_malformed_queries(workers: list[Worker], market: dict[str, Position]) -> None:
+    for worker, path in itertools.product(workers, ("/positions/nope/", "/clusters/NOPE/",
+                                                    "/cascades/NOPE/")):
+        status, body = worker.get(path)
+        assert status == 404 and "error" in body
+    assert workers[0].get("/clusters/WETH/?side=sideways")[0] == 400
+
+
+def test_cascades_summaries_and_metrics(workers: list[Worker],
+                                        market: dict[str, Position]) -> None:
+    def projected(worker: Worker) -> None:
+        status, body = worker.get("/cascades/WETH/")
+        assert status == 200 and body["price"] == PRICES["WETH"]
+        assert set(body["down"]) >= {"trigger_price", "amplification", "terminal_price",
+                                     "liquidated_usd"}
+        index = worker.get("/clusters/")[1]
+        assert {"WETH", "WBTC"} <= {entry["asset"] for entry in index["assets"]}
+    for worker in workers:
+        eventually(lambda worker=worker: projected(worker))
+    scraped = ""
+    for worker in workers:
+        url = f"http://127.0.0.1:{worker.settings.web_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            scraped += response.read().decode()
+    for name in ("monitor_positions_tracked", "monitor_events_processed_total",
+                 "monitor_processing_latency_seconds_bucket", "monitor_liquidatable_usd",
+                 "monitor_price_timestamp_seconds", "faust_messages_received_total"):
+        assert name in scraped, name
+
