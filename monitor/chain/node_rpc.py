@@ -1,0 +1,130 @@
+"""Synchronous JSON-RPC to a development node, batched, for deploying and driving the devnet.
+
+Requests go straight to web3's HTTP provider (no middlewares or result formatters): one
+eth_sendTransaction costs ~0.5 ms, the same call inside a batch ~0.01 ms.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eth_abi.abi import decode
+from web3 import HTTPProvider
+from web3.types import RPCEndpoint
+
+ERROR_SELECTOR = "0x08c379a0"  # Error(string)
+PANIC_SELECTOR = "0x4e487b71"  # Panic(uint256)
+
+RECEIPT_TIMEOUT_S = 30.0
+
+Call = tuple[str, Sequence[Any]]
+
+
+class RpcError(RuntimeError):
+    """A JSON-RPC error answer; `reason` is the decoded revert reason when the call reverted."""
+
+    def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+        self.method = method
+        self.code = code
+        self.message = message
+        self.data = data
+        self.reason = revert_reason(message, data)
+        super().__init__(f"{method}: {message}" + (f" (reason {self.reason!r})"
+                                                   if self.reason and self.reason not in message
+                                                   else ""))
+
+
+class TxFailed(RuntimeError):
+    """A transaction that reverted (or could not be sent); carries the revert reason."""
+
+    def __init__(self, what: str, reason: str | None,
+                 receipt: dict[str, Any] | None = None) -> None:
+        self.what = what
+        self.reason = reason
+        self.receipt = receipt
+        super().__init__(f"{what} reverted" + (f": {reason}" if reason else ""))
+
+
+def revert_reason(message: str, data: Any) -> str | None:
+    """The reason of Error(string) / Panic(uint256) revert data, else what the message says."""
+    if isinstance(data, str) and data.startswith(ERROR_SELECTOR):
+        return str(decode(["string"], bytes.fromhex(data[10:]))[0])
+    if isinstance(data, str) and data.startswith(PANIC_SELECTOR):
+        return f"panic 0x{int(data[10:], 16):02x}"
+    prefix = "execution reverted: "
+    return message[len(prefix):] if message.startswith(prefix) else None
+
+
+def _unwrap(method: str, answer: Mapping[str, Any]) -> Any:
+    """A JSON-RPC answer's result, or its error raised as RpcError."""
+    error = answer.get("error")
+    if error:
+        raise RpcError(method, int(error.get("code", 0)), str(error.get("message", "")),
+                       error.get("data"))
+    return answer.get("result")
+
+
+class NodeRpc:
+    """JSON-RPC calls and batches to one HTTP endpoint, errors raised as RpcError."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        self.url = url
+        self.provider = HTTPProvider(url, request_kwargs={"timeout": timeout})
+
+    def call(self, method: str, *params: Any) -> Any:
+        """One request; its result."""
+        return _unwrap(method, self.provider.make_request(RPCEndpoint(method), list(params)))
+
+    def batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Many requests in one HTTP round trip; results in order, the first error raised."""
+        if not calls:
+            return []
+        answers = self.provider.make_batch_request(
+            [(RPCEndpoint(method), list(params)) for method, params in calls])
+        if isinstance(answers, dict):  # the node refused the whole batch
+            _unwrap("batch", answers)
+            raise RpcError("batch", 0, f"not a batch answer: {answers}")
+        ordered = sorted(answers, key=lambda a: int(str(a["id"])))
+        return [_unwrap(method, answer)
+                for (method, _), answer in zip(calls, ordered, strict=True)]
+
+    def eth_call(self, to: str, data: str, block: int | str = "latest") -> str:
+        """eth_call's hex result."""
+        tag = hex(block) if isinstance(block, int) else block
+        return str(self.call("eth_call", {"to": to, "data": data}, tag))
+
+    def transact(self, sender: str, to: str | None, data: str, what: str,
+                 gas: int | None = None) -> dict[str, Any]:
+        """Send from an unlocked or impersonated account on an automining node; the receipt.
+
+        Without `gas` the node estimates it, so a revert surfaces before mining with its reason.
+        """
+        tx: dict[str, Any] = {"from": sender, "data": data}
+        if to is not None:
+            tx["to"] = to
+        if gas is not None:
+            tx["gas"] = hex(gas)
+        try:
+            tx_hash = self.call("eth_sendTransaction", tx)
+        except RpcError as exc:
+            raise TxFailed(what, exc.reason or exc.message) from exc
+        receipt = self.wait_receipt(tx_hash, what)
+        if int(receipt["status"], 16) != 1:
+            raise TxFailed(what, None, receipt)
+        return receipt
+
+    def wait_receipt(self, tx_hash: str, what: str, timeout: float = RECEIPT_TIMEOUT_S
+                     ) -> dict[str, Any]:
+        """The receipt of a sent transaction, polled until the node has mined it."""
+        deadline = time.monotonic() + timeout
+        pause = 0.0005
+        while True:
+            receipt: dict[str, Any] | None = self.call("eth_getTransactionReceipt", tx_hash)
+            if receipt is not None:
+                return receipt
+            if time.monotonic() > deadline:
+                raise TxFailed(what, f"not mined within {timeout:.0f}s (is automine off?)")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
