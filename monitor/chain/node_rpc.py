@@ -18,6 +18,7 @@ ERROR_SELECTOR = "0x08c379a0"  # Error(string)
 PANIC_SELECTOR = "0x4e487b71"  # Panic(uint256)
 
 RECEIPT_TIMEOUT_S = 30.0
+GAS_ESTIMATE_MARGIN = 1.25  # state may move between the estimate and the block
 
 Call = tuple[str, Sequence[Any]]
 
@@ -99,21 +100,31 @@ class NodeRpc:
                  gas: int | None = None) -> dict[str, Any]:
         """Send from an unlocked or impersonated account on an automining node; the receipt.
 
-        Without `gas` the node estimates it, so a revert surfaces before mining with its reason.
+        Without `gas` it is estimated first, so a revert surfaces with its reason before
+        anything is mined (anvil itself would mine a reverting transaction).
         """
         tx: dict[str, Any] = {"from": sender, "data": data}
         if to is not None:
             tx["to"] = to
-        if gas is not None:
-            tx["gas"] = hex(gas)
         try:
-            tx_hash = self.call("eth_sendTransaction", tx)
+            limit = gas if gas is not None else \
+                int(int(self.call("eth_estimateGas", tx), 16) * GAS_ESTIMATE_MARGIN)
+            tx_hash = self.call("eth_sendTransaction", {**tx, "gas": hex(limit)})
         except RpcError as exc:
             raise TxFailed(what, exc.reason or exc.message) from exc
         receipt = self.wait_receipt(tx_hash, what)
         if int(receipt["status"], 16) != 1:
-            raise TxFailed(what, None, receipt)
+            raise TxFailed(what, self.replay_reason(tx, int(receipt["blockNumber"], 16) - 1),
+                           receipt)
         return receipt
+
+    def replay_reason(self, tx: dict[str, Any], block: int) -> str | None:
+        """Why a mined transaction reverted, replayed as a call on the state of `block`."""
+        try:
+            self.call("eth_call", tx, hex(block))
+        except RpcError as exc:
+            return exc.reason or exc.message
+        return None
 
     def wait_receipt(self, tx_hash: str, what: str, timeout: float = RECEIPT_TIMEOUT_S
                      ) -> dict[str, Any]:
