@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import faust
-from faust.types import TopicT
+from faust.types import ChannelT, TopicT
 
 from monitor.config import Settings
 from monitor.risk import ClusterGrid
@@ -35,7 +35,7 @@ class Pipeline:
     prices: TopicT
     partials: TopicT
     cascades: TopicT
-    dead_letters: TopicT
+    dead_letters: ChannelT[Any]
     position_table: Any  # faust Table: position_id -> {"version", "partition", "snapshot"}
     price_table: Any  # faust GlobalTable: asset -> price update dict
     partial_table: Any  # faust Table: "asset#partition" -> cluster partial message
@@ -68,13 +68,14 @@ class Pipeline:
         producer = self.app.producer
         if producer is None:
             return
-        client = producer._ensure_producer().client
+        client = cast(Any, producer)._ensure_producer().client
         for table in (self.position_table, self.cascade_table):
             await client.add_topic(table.changelog_topic.get_topic_name())
 
     def ready(self) -> bool:
         """Assigned, recovered and not rebalancing: safe to answer queries."""
-        return (self.app.tables.recovery.completed.is_set() and not self.app.rebalancing
+        recovery = cast(Any, self.app.tables).recovery
+        return (recovery.completed.is_set() and not self.app.rebalancing
                 and not self.app.in_recovery)
 
 
@@ -127,9 +128,9 @@ def build_pipeline(settings: Settings) -> Pipeline:
                          key_serializer="raw", value_serializer="raw")
 
     def table(name: str, *, global_: bool = False) -> Any:
-        kind = app.GlobalTable if global_ else app.Table
-        extra = {"recovery_buffer_size": 1} if global_ else {}  # FIELD-NOTES: Tansu globals
-        created = kind(name, partitions=n, key_type=str, **extra)
+        created: Any = (
+            app.GlobalTable(name, partitions=n, key_type=str, recovery_buffer_size=1)  # Tansu
+            if global_ else app.Table(name, partitions=n, key_type=str))
         # Faust serialises str keys as JSON ('"k"'); raw UTF-8 makes a table key hash to the
         # partition a plain producer picks for the same key, which table_route relies on.
         created.key_serializer = "raw"

@@ -16,20 +16,19 @@ from monitor.risk import ClusterMap, DepthModel, find_cascade_trigger, liquidata
 from monitor.stream.app import CASCADES, Pipeline
 from monitor.stream.deadletter import reject
 from monitor.stream.inputs import Rejected, parse_object
-from monitor.stream.metrics import MOVES
+from monitor.stream.metrics import CASCADE_SIDES, CLUSTER_SIDES, MOVES, CascadeSide
 
-SIDES: Final = (("down", "long"), ("up", "short"))  # cascade side -> cluster side it liquidates
 NO_TRIGGER: Final = {"trigger_price": None, "amplification": None, "terminal_price": None,
                      "liquidated_usd": None, "distance": None}
 
 
-def trigger(clusters: ClusterMap, price: float, depth: DepthModel | None, side: str,
+def trigger(clusters: ClusterMap, price: float, depth: DepthModel | None, side: CascadeSide,
             cfg: CascadeConfig) -> dict[str, Any]:
     """The cascade trigger of one side as JSON (nulls where nothing triggers)."""
     if depth is None:
         return dict(NO_TRIGGER)
-    found = find_cascade_trigger(clusters, price, depth, side,  # type: ignore[arg-type]
-                                 a_min=cfg.a_min, levels=cfg.levels, max_move=cfg.max_move)
+    found = find_cascade_trigger(clusters, price, depth, side, a_min=cfg.a_min,
+                                 levels=cfg.levels, max_move=cfg.max_move)
     if found is None:
         return dict(NO_TRIGGER)
     return {"trigger_price": found.trigger_price, "amplification": found.amplification,
@@ -44,8 +43,8 @@ def summary(clusters: ClusterMap, price: float) -> dict[str, Any]:
     for level in clusters.levels:
         value[level.side] += level.value_usd
         positions += level.positions
-    within = {side: {f"{move:g}": liquidatable_within(clusters, price, move, side)  # type: ignore[arg-type]
-                     for move in MOVES} for side in ("long", "short")}
+    within = {side: {f"{move:g}": liquidatable_within(clusters, price, move, side)
+                     for move in MOVES} for side in CLUSTER_SIDES}
     return {"levels": len(clusters.levels), "positions": positions, "value_usd": value,
             "liquidatable_within_usd": within}
 
@@ -55,7 +54,7 @@ def project(asset: str, clusters: ClusterMap, price: float, depth: DepthModel | 
     """The published projection of one asset (wire form of GET /cascades/{asset}/)."""
     return {"asset": asset, "price": price, "updated_at": updated_at,
             "computed_at": time.time(), "modelled": depth is not None,
-            **{side: trigger(clusters, price, depth, side, cfg) for side, _ in SIDES},
+            **{side: trigger(clusters, price, depth, side, cfg) for side in CASCADE_SIDES},
             "summary": summary(clusters, price)}
 
 
@@ -63,7 +62,6 @@ def register(pipe: Pipeline) -> None:
     """Add the throttled projector timer and the cascades agent."""
     settings = pipe.settings
 
-    @pipe.app.timer(min(settings.cascade_interval / 4, 0.25))
     async def project_changed() -> None:
         """Project every owned asset that is due under the trailing-edge throttle."""
         if not pipe.ready():
@@ -83,6 +81,8 @@ def register(pipe: Pipeline) -> None:
                                  pipe.board.updated_at(asset))
             pipe.projections[asset] = projection
             await pipe.cascades.send(key=asset.encode(), value=orjson.dumps(projection))
+
+    pipe.app.timer(min(settings.cascade_interval / 4, 0.25))(project_changed)
 
     @pipe.app.agent(pipe.cascades, name="cascades")
     async def store_projections(stream: StreamT[bytes]) -> None:

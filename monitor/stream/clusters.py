@@ -49,7 +49,6 @@ def register(pipe: Pipeline) -> None:
                     "clusters": clusters.to_dict(), "owner_partition": event.message.partition}
                 pipe.throttle.mark(asset)
 
-    @table.on_recover
     async def rebuild_board() -> None:
         """Rebuild the merged cluster maps of the owned assets from the recovered partials."""
         owned = pipe.owned(pipe.partials.get_topic_name())
@@ -63,3 +62,5 @@ def register(pipe: Pipeline) -> None:
             del pipe.projections[asset]
             pipe.throttle.forget(asset)
         log.info("cluster board rebuilt: %d assets", len(pipe.board.assets))
+
+    table.on_recover(rebuild_board)

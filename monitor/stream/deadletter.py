@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from faust.types import EventT, TopicT
+from typing import Any
+
+from faust.types import ChannelT, EventT
 
 from monitor.stream.inputs import Rejected, dead_letter
 from monitor.stream.metrics import Metrics
 
 
-async def reject(dead_letters: TopicT, metrics: Metrics, topic: str, event: EventT,
+async def reject(dead_letters: ChannelT[Any], metrics: Metrics, topic: str, event: EventT[Any],
                  rejected: Rejected) -> None:
     """Send the original record with the reason to dead-letters (keyed by its original key)."""
     message = event.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
@@ -14,6 +14,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 MOVES: Final = (0.01, 0.05, 0.10)
+ClusterSide = Literal["long", "short"]
+CascadeSide = Literal["down", "up"]
+CLUSTER_SIDES: Final[tuple[ClusterSide, ...]] = ("long", "short")
+CASCADE_SIDES: Final[tuple[CascadeSide, ...]] = ("down", "up")
 LATENCY_BUCKETS: Final = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                           0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

@@ -67,7 +67,6 @@ def register(pipe: Pipeline) -> None:
             metrics.latency.labels(POSITIONS).observe(time.perf_counter() - started)
             metrics.lag.labels(POSITIONS).observe(max(0.0, time.time() - message.timestamp))
 
-    @table.on_recover
     async def rebuild_books() -> None:
         """Rebuild the columnar books of the owned partitions from the recovered table."""
         pipe.books.rebuild(pipe.owned(POSITIONS), stored_positions(pipe))
@@ -75,7 +74,6 @@ def register(pipe: Pipeline) -> None:
         log.info("position books rebuilt: %d positions in partitions %s",
                  len(pipe.books), sorted(pipe.books.partitions))
 
-    @app.timer(pipe.settings.partial_interval)
     async def publish_partials() -> None:
         """Send a fresh cluster partial for every (partition, asset) whose clusters changed."""
         if not pipe.ready():
@@ -96,3 +94,6 @@ def register(pipe: Pipeline) -> None:
             await pipe.partials.send(key=asset.encode(), value=orjson.dumps({
                 "asset": asset, "partition": partition, "built_at": time.time(),
                 "clusters": clusters.to_dict()}))
+
+    table.on_recover(rebuild_books)
+    app.timer(pipe.settings.partial_interval)(publish_partials)

@@ -27,11 +27,16 @@ from monitor.risk import (
 )
 from monitor.stream.app import Pipeline
 from monitor.stream.books import assets_of
-from monitor.stream.metrics import MOVES, AssetRisk, LiveCollector, PriceInfo
+from monitor.stream.metrics import (
+    CLUSTER_SIDES,
+    MOVES,
+    AssetRisk,
+    LiveCollector,
+    PriceInfo,
+)
 
 ASSET_RE: Final = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 POSITION_RE: Final = re.compile(r"^[\x21-\x7e]{1,256}$")
-SIDES: Final = ("long", "short")
 LABELS: Final = {"price": "observed (oracle)", "positions": "observed (snapshots)",
                  "levels": "modelled (liquidation prices from snapshots at current prices)",
                  "cascade": "modelled (depth model and close factor 1)"}
@@ -92,7 +97,7 @@ def _risks(pipe: Pipeline) -> Iterator[AssetRisk]:
         yield AssetRisk(
             asset=asset,
             liquidatable_usd={(side, move): float(within[side][f"{move:g}"])
-                              for side in SIDES for move in MOVES},
+                              for side in CLUSTER_SIDES for move in MOVES},
             trigger_distance={s: float(v["distance"]) for s, v in sides.items()},
             amplification={s: float(v["amplification"]) for s, v in sides.items()})
 
@@ -147,15 +152,15 @@ def register(pipe: Pipeline) -> None:
         if not ASSET_RE.match(asset):
             return error(view, 400, "asset: 1-64 characters of [A-Za-z0-9._:-] expected")
         side = request.query.get("side")
-        if side is not None and side not in SIDES:
+        if side is not None and side not in CLUSTER_SIDES:
             return error(view, 400, "side: long or short expected")
         merged = pipe.board.merged(asset)
         if merged is None:
             return error(view, 404, f"no clusters for asset {asset!r}")
         price = pipe.current_prices().get(asset)
         levels = [lvl.to_dict() for lvl in merged.levels if side in (None, lvl.side)]
-        within = ({s: {f"{m:g}": liquidatable_within(merged, price, m, s)  # type: ignore[arg-type]
-                       for m in MOVES} for s in SIDES} if price is not None else None)
+        within = ({s: {f"{m:g}": liquidatable_within(merged, price, m, s) for m in MOVES}
+                   for s in CLUSTER_SIDES} if price is not None else None)
         return answer(view, {"asset": asset, "price": price,
                              "updated_at": pipe.board.updated_at(asset),
                              "grid_step": pipe.settings.grid_step, "levels": levels,
