@@ -191,6 +191,16 @@ class Devnet:
                                 "latest" if block is None else block)
         return AccountData(*pool.decode_output("getUserAccountData", out, 1))
 
+    def account_data(self, block: int | str | None = None) -> dict[str, AccountData]:
+        """getUserAccountData of every seeded account at one block, in one batch."""
+        pool = aave("Pool")
+        tag = "latest" if block is None else hex(block) if isinstance(block, int) else block
+        outs = self.rpc.batch([("eth_call", [{"to": self.deployment.pool,
+                                              "data": pool.call_data("getUserAccountData", a)},
+                                             tag]) for a in self.accounts])
+        return {a: AccountData(*pool.decode_output("getUserAccountData", out, 1))
+                for a, out in zip(self.accounts, outs, strict=True)}
+
     def debt_of(self, account: str, asset: str) -> int:
         """The account's current debt of `asset` (variable + stable), in token units."""
         token = aave("VariableDebtToken")

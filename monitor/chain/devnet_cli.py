@@ -1,0 +1,115 @@
+"""`monitor devnet`: a local chain running the real Aave V3 with seeded positions, a manifest for
+`monitor ingest`, and optionally prices driven along a historical crash."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Final
+
+from monitor.chain.anvil import AnvilError
+from monitor.chain.artifacts import ArtifactError
+from monitor.chain.devnet import start_devnet
+from monitor.chain.node_rpc import RpcError, TxFailed
+from monitor.chain.price_driver import drive, planned_path
+from monitor.chain.seeding import SeedError
+
+DEFAULT_PATH: Final = "crash-2020-03-12"
+NO_DRIVE: Final = "none"
+
+
+def say(message: str) -> None:
+    """A progress line on stdout."""
+    print(f"monitor devnet: {message}", flush=True)
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    """argparse type: seconds >= 0."""
+    value = float(text)
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `monitor devnet`."""
+    parser = subparsers.add_parser(
+        "devnet", help="run a local Anvil chain with the real Aave V3 and seeded positions",
+        description="Start Anvil (node_modules/.bin/anvil, $MONITOR_ANVIL or PATH) on 127.0.0.1, "
+                    "deploy the real Aave V3 protocol from @aave/core-v3's artifacts (WETH, "
+                    "WBTC, LINK, USDC reserves; AaveOracle over movable Chainlink-style "
+                    "aggregators; an ETH-correlated eMode), seed --accounts positions with "
+                    "health factors just above 1, write the manifest that `monitor ingest "
+                    "--manifest` reads, then move the oracle prices along --drive one step every "
+                    "--interval seconds. Runs until Ctrl-C.")
+    parser.add_argument("--port", type=_positive_int, metavar="N",
+                        help="JSON-RPC port on 127.0.0.1 (HTTP and WebSocket; default: a free one)")
+    parser.add_argument("--accounts", type=int, default=300, metavar="N",
+                        help="accounts to seed with positions (default 300)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed of the positions and the price path (default 0)")
+    parser.add_argument("--manifest", type=Path, default=Path("devnet-manifest.json"),
+                        metavar="PATH", help="where to write the manifest JSON "
+                                             "(default ./devnet-manifest.json)")
+    parser.add_argument("--drive", default=DEFAULT_PATH, metavar="NAME",
+                        help="price path to walk: crash-2020-03-12, crash-2021-05-19, "
+                             f"random-walk, or {NO_DRIVE} (default {DEFAULT_PATH})")
+    parser.add_argument("--steps", type=_positive_int, default=96, metavar="N",
+                        help="steps of the price path (default 96)")
+    parser.add_argument("--interval", type=_non_negative_float, default=2.0, metavar="SECONDS",
+                        help="seconds between price steps (default 2)")
+    parser.add_argument("--anvil-log", type=Path, metavar="PATH",
+                        help="append anvil's output to PATH (default: discarded)")
+    parser.set_defaults(func=run_devnet)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM stops the devnet as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def run_devnet(args: argparse.Namespace) -> int:
+    """Entry point of `monitor devnet`."""
+    if args.accounts < 0:
+        say(f"--accounts must be >= 0, got {args.accounts}")
+        return 2
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = time.perf_counter()
+    try:
+        with start_devnet(args.accounts, args.seed, args.port, args.anvil_log) as devnet:
+            say(f"Aave V3 deployed and {len(devnet.accounts)} accounts seeded in "
+                f"{time.perf_counter() - started:.1f}s; JSON-RPC {devnet.rpc_url} "
+                f"(WebSocket {devnet.ws_url}), chain id {devnet.manifest['chain_id']}")
+            path = devnet.write_manifest(args.manifest)
+            say(f"manifest: {path.resolve()}")
+            if args.drive != NO_DRIVE:
+                steps = planned_path(devnet, args.drive, args.steps, args.seed)
+                say(f"driving prices along {args.drive}: {args.steps} steps every "
+                    f"{args.interval:g}s")
+                drive(devnet, steps, args.interval, lambda step: say(step.line()))
+                say(f"{args.drive} done; the chain keeps running")
+            say("Ctrl-C to stop")
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        say("stopped")
+        return 0
+    except ValueError as exc:  # an unknown price path or bad start prices
+        say(str(exc))
+        return 2
+    except (AnvilError, ArtifactError, SeedError, TxFailed, RpcError, OSError) as exc:
+        print(f"monitor devnet: {exc}", file=sys.stderr)
+        return 1
+    return 0
