@@ -1,0 +1,73 @@
+"""Aave V3's own integer arithmetic (GenericLogic.calculateUserAccountData), so that the health
+factor served for an Aave V3 position equals the chain's getUserAccountData exactly.
+
+A float health factor differs from the chain's by up to ~1/avgLT (about 1.4e-4) for several
+collaterals, because the pool floors each reserve's base-currency value, truncates the
+value-weighted liquidation threshold to whole basis points and rounds half-up in percentMul and
+wadDiv. Near HF = 1 that difference decides whether an account is liquidatable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from monitor.risk.positions import CollateralLeg, DebtLeg, LendingPosition, MissingPrice
+
+PROTOCOL: Final = "aave-v3"
+WAD: Final = 10**18
+PERCENTAGE_FACTOR: Final = 10_000
+HALF_PERCENTAGE_FACTOR: Final = 5_000
+PRICE_UNIT: Final = 10**8
+
+
+@dataclass(frozen=True, slots=True)
+class AccountData:
+    """getUserAccountData's figures: base-currency (1e8 USD) totals, average LT in bps, HF in wad
+    (None when there is no debt: the pool answers type(uint256).max)."""
+
+    total_collateral_base: int
+    total_debt_base: int
+    avg_liquidation_threshold_bps: int
+    health_factor_wad: int | None
+
+
+def percent_mul(value: int, percentage: int) -> int:
+    """PercentageMath.percentMul: value × percentage / 1e4, rounded half up."""
+    return (value * percentage + HALF_PERCENTAGE_FACTOR) // PERCENTAGE_FACTOR
+
+
+def wad_div(a: int, b: int) -> int:
+    """WadRayMath.wadDiv: a × 1e18 / b, rounded half up."""
+    return (a * WAD + b // 2) // b
+
+
+def oracle_price(prices: Mapping[str, float], asset: str) -> int:
+    """The oracle's 1e8 answer behind a USD price published as answer / 1e8."""
+    if asset not in prices:
+        raise MissingPrice(asset)
+    return round(prices[asset] * PRICE_UNIT)
+
+
+def is_exact(position: LendingPosition) -> bool:
+    """True when the position is Aave V3's and every leg carries its raw amount and decimals."""
+    legs: list[CollateralLeg | DebtLeg] = [*position.collateral, *position.debt]
+    return position.protocol == PROTOCOL and all(
+        leg.amount_raw is not None and leg.decimals is not None for leg in legs)
+
+
+def account_data(position: LendingPosition, prices: Mapping[str, float]) -> AccountData:
+    """The pool's account figures for a position whose legs are exact (see is_exact)."""
+    collateral = weighted = debt = 0
+    for leg in position.collateral:
+        assert leg.amount_raw is not None and leg.decimals is not None
+        value = leg.amount_raw * oracle_price(prices, leg.asset) // 10**leg.decimals
+        collateral += value
+        weighted += value * round(leg.liquidation_threshold * PERCENTAGE_FACTOR)
+    for dleg in position.debt:
+        assert dleg.amount_raw is not None and dleg.decimals is not None
+        debt += dleg.amount_raw * oracle_price(prices, dleg.asset) // 10**dleg.decimals
+    avg_lt = weighted // collateral if collateral else 0
+    hf = wad_div(percent_mul(collateral, avg_lt), debt) if debt else None
+    return AccountData(collateral, debt, avg_lt, hf)
