@@ -1,0 +1,86 @@
+"""`monitor run` as a user starts it: serves clusters and cascades, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.broker import free_port
+
+pytestmark = pytest.mark.integration
+
+DEADLINE_S = 60.0  # the acceptance line: non-empty /clusters/ and /cascades/ within 60 s
+
+
+def get_json(url: str) -> Any:
+    """GET a JSON document; None while the server is not up or answers an error."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def assets_of(clusters: Any) -> list[str]:
+    """Asset names listed by GET /clusters/ ({"assets": [{"asset": ...}, ...]})."""
+    if not isinstance(clusters, dict):
+        return []
+    return [entry["asset"] for entry in clusters.get("assets", [])]
+
+
+@pytest.fixture
+def monitor_run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, str]]:
+    """`monitor run` with the arguments of the test's parameter, as a child process."""
+    port = free_port()
+    log = (tmp_path / "run.log").open("wb")
+    cmd = [sys.executable, "-m", "monitor", "run", "--web-port", str(port),
+           "--log-dir", str(tmp_path / "logs"), *request.param]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
+        print((tmp_path / "run.log").read_text(errors="replace"))
+
+
+@pytest.mark.parametrize("monitor_run", [
+    ["--feed", "scenario", "--positions", "3000", "--steps", "60", "--interval", "0.5"],
+], indirect=True, ids=["scenario"])
+def test_run_serves_clusters_and_cascades_then_stops_cleanly(
+        monitor_run: tuple[subprocess.Popen[bytes], str]) -> None:
+    process, base = monitor_run
+    deadline = time.monotonic() + DEADLINE_S
+    assets: list[str] = []
+    levels: Any = None
+    cascade: Any = None
+    while time.monotonic() < deadline and process.poll() is None:
+        assets = assets_of(get_json(f"{base}/clusters/"))
+        if assets:
+            levels = get_json(f"{base}/clusters/{assets[0]}/")
+            cascade = get_json(f"{base}/cascades/{assets[0]}/")
+            if levels and levels["levels"] and cascade:
+                break
+        time.sleep(1)
+    assert process.poll() is None, "monitor run exited early"
+    assert assets, "no clusters served"
+    assert levels and levels["levels"], f"no levels for {assets[0]}"
+    assert cascade, f"no cascade projection for {assets[0]}"
+    assert cascade["asset"] == assets[0] and cascade["price"] > 0
+    assert {"down", "up"} <= set(cascade)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=40) == 0

@@ -1,0 +1,199 @@
+"""deploy/ and docker-compose.yml: what they configure is valid and consistent with the code."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitor.config import Settings, load_settings
+from monitor.stream.metrics import AssetRisk, LiveCollector, Metrics, PriceInfo
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+PROMETHEUS = DEPLOY / "prometheus"
+RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
+DASHBOARD = DEPLOY / "grafana" / "dashboards" / "liquidations.json"
+WORKER_WEB_PORT = 6066
+ENV_VARIABLES = {*Settings().to_env(), "MONITOR_CONFIG"}
+
+# PromQL words that are not metric names.
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "and",
+            "or", "unless", "bool", "inf", "nan", "time"}
+
+
+# Sample names a metric family of each type exposes.
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
+            "summary": ("_sum", "_count", ""), "gauge": ("",)}
+
+
+@pytest.fixture(scope="module")
+def exported() -> set[str]:
+    """Every series name the worker's registry exports (live gauges filled with one asset)."""
+    metrics = Metrics()
+    metrics.registry.register(LiveCollector(
+        lambda: 1,
+        lambda: [AssetRisk("WETH", {("long", 0.01): 1.0}, {"down": 0.1}, {"down": 2.0})],
+        lambda: [PriceInfo("WETH", 3000.0, 0.0)]))
+    return {family.name + suffix for family in metrics.registry.collect()
+            for suffix in SUFFIXES.get(family.type, ("",))}
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run Debian's promtool (installed by scripts/setup.sh --test)."""
+    binary = shutil.which("promtool") or "/usr/bin/promtool"
+    return subprocess.run([binary, *args], capture_output=True, text=True, check=False)
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric (or recorded series) names a PromQL expression selects."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}", "", expr)
+    expr = re.sub(r"\[[^\]]*\]", "", expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    expr = re.sub(r"\boffset\s+\d+[smhdwy]", "", expr)
+    names = set()
+    for match in re.finditer(r"(?<![\w.])([a-zA-Z_:][\w:]*)\s*(\()?", expr):
+        if not match.group(2) and match.group(1).lower() not in KEYWORDS:
+            names.add(match.group(1))
+    return names
+
+
+def rules() -> list[dict[str, Any]]:
+    """Every rule of every rule file."""
+    out: list[dict[str, Any]] = []
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            out.extend(group["rules"])
+    return out
+
+
+def dashboard_exprs() -> list[str]:
+    """Every PromQL expression in the Grafana dashboard."""
+    doc = json.loads(DASHBOARD.read_text())
+    return [t["expr"] for p in doc["panels"] for t in p.get("targets", [])]
+
+
+def compose() -> dict[str, Any]:
+    """docker-compose.yml, parsed."""
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_promtool_accepts_the_config() -> None:
+    done = promtool("check", "config", str(PROMETHEUS / "prometheus.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_promtool_accepts_the_rules() -> None:
+    assert len(RULE_FILES) >= 2
+    done = promtool("check", "rules", *map(str, RULE_FILES))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_rule_unit_tests_pass() -> None:
+    done = promtool("test", "rules", str(PROMETHEUS / "tests" / "rules_test.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_four_alerts_exist_with_summaries() -> None:
+    alerts = {r["alert"]: r for r in rules() if "alert" in r}
+    assert set(alerts) >= {"PriceNearCascadeTrigger", "LiquidatableWithinFivePercentJumped",
+                           "OracleStale", "DeadLettersRising"}
+    assert all(r["annotations"]["summary"] and r["labels"]["severity"] for r in alerts.values())
+
+
+def test_metric_name_extraction() -> None:
+    expr = ('histogram_quantile(0.99, sum by (le) (rate(a_bucket{x="y(z)"}[5m]))) '
+            '> 1.5 * (b:c:d offset 15m) and on (asset) e')
+    assert metric_names(expr) == {"a_bucket", "b:c:d", "e"}
+
+
+def test_dashboard_is_valid_and_uses_the_provisioned_datasource() -> None:
+    doc = json.loads(DASHBOARD.read_text())
+    datasource = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())["datasources"][0]
+    assert doc["uid"] and doc["panels"]
+    ids = [p["id"] for p in doc["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in doc["panels"]:
+        assert panel["datasource"]["uid"] == datasource["uid"]
+        assert panel["targets"], panel["title"]
+    titles = " ".join(p["title"].lower() for p in doc["panels"])
+    for topic in ("cluster", "trigger", "amplification", "1 / 5 / 10 %", "events", "dead",
+                  "latency"):
+        assert topic in titles
+
+
+def test_compose_services_and_mounts_exist() -> None:
+    doc = compose()
+    services = doc["services"]
+    assert {"kafka", "worker-1", "worker-2", "ingester", "prometheus", "grafana"} <= set(services)
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    for name, service in services.items():
+        build = service.get("build")
+        if build:
+            assert (ROOT / build["context"] / build["dockerfile"]).is_file(), name
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name}: {source}"
+            else:
+                assert source in doc["volumes"], f"{name}: {source}"
+    assert "${RPC_URL" in " ".join(services["ingester"]["command"])
+
+
+def test_prometheus_scrapes_every_worker_at_its_web_port() -> None:
+    services = compose()["services"]
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "monitor-worker")
+    assert job["metrics_path"] == "/metrics"
+    targets = {t for sc in job["static_configs"] for t in sc["targets"]}
+    workers = {n for n, s in services.items() if s.get("command", [None])[0] == "worker"}
+    assert targets == {f"{w}:{WORKER_WEB_PORT}" for w in workers}
+    for worker in workers:
+        settings = load_settings(environ=services[worker]["environment"])
+        assert settings.web_port == WORKER_WEB_PORT
+        assert settings.web_host == "0.0.0.0"
+        assert settings.broker == "kafka://kafka:9092"
+        assert any(p.endswith(f":{WORKER_WEB_PORT}") for p in services[worker]["ports"])
+
+
+def test_compose_sets_only_variables_the_worker_reads() -> None:
+    for name, service in compose()["services"].items():
+        for variable in service.get("environment", {}):
+            if variable.startswith("MONITOR_"):
+                assert variable in ENV_VARIABLES, f"{name}: {variable}"
+
+
+def test_grafana_points_at_the_compose_prometheus() -> None:
+    services = compose()["services"]
+    datasource = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())["datasources"][0]
+    assert datasource["url"] == "http://prometheus:9090"
+    assert "9090:9090" in services["prometheus"]["ports"]
+    provider = yaml.safe_load(
+        (DEPLOY / "grafana/provisioning/dashboards/liquidations.yml").read_text())["providers"][0]
+    mounts = dict(v.split(":")[:2] for v in services["grafana"]["volumes"])
+    assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
+
+
+@pytest.mark.parametrize("expr", dashboard_exprs())
+def test_dashboard_exprs_name_exported_or_recorded_series(expr: str,
+                                                          exported: set[str]) -> None:
+    recorded = {r["record"] for r in rules() if "record" in r}
+    assert metric_names(expr), expr
+    assert metric_names(expr) <= exported | recorded, expr
+
+
+@pytest.mark.parametrize("rule", rules(), ids=lambda r: r.get("record") or r["alert"])
+def test_rules_name_exported_or_recorded_series(rule: dict[str, Any], exported: set[str]) -> None:
+    recorded = {r["record"] for r in rules() if "record" in r}
+    assert metric_names(rule["expr"]) <= exported | recorded, rule["expr"]
