@@ -66,6 +66,7 @@ class Settings:
     broker_flavor: str = "auto"
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    canonical_url: str | None = None  # how other workers reach this one (default from host/port)
     config_path: Path | None = None
     data_dir: Path = Path("monitor-data")
     store: str = "memory://"
@@ -128,6 +129,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str], Any]]]] = {
     "MONITOR_BROKER_FLAVOR": ("broker_flavor", _choice(FLAVORS)),
     "MONITOR_WEB_HOST": ("web_host", str),
     "MONITOR_WEB_PORT": ("web_port", _positive(int)),
+    "MONITOR_CANONICAL_URL": ("canonical_url", str),
     "MONITOR_DATA_DIR": ("data_dir", Path),
     "MONITOR_STORE": ("store", _choice(STORE_SCHEMES, prefix=True)),
     "MONITOR_PARTITIONS": ("partitions", _positive(int)),

@@ -81,6 +81,8 @@ class Pipeline:
 
 def canonical_url(settings: Settings) -> str:
     """The URL other workers use to reach this worker's web view when routing a query."""
+    if settings.canonical_url:
+        return settings.canonical_url
     host = settings.web_host
     if host in ("0.0.0.0", "::", ""):
         host = socket.gethostname()
