@@ -13,7 +13,7 @@ from web3 import HTTPProvider, Web3
 from web3.types import TxReceipt
 
 from monitor.broker import free_port
-from monitor.chain.aave_deploy import Deployment, deploy_aave, price_answer
+from monitor.chain.aave_deploy import DeployedAsset, Deployment, deploy_aave, price_answer
 from monitor.chain.aggregator import aggregator_artifact
 from monitor.chain.anvil import CHAIN_ID, AnvilProcess
 from monitor.chain.artifacts import aave
@@ -103,7 +103,7 @@ class Devnet:
     def seed(self, n_accounts: int = 300, seed: int = 0) -> SeedStats:
         """Open `n_accounts` more varied positions (deterministic in `seed`), HF just above 1."""
         plans = plan_positions(n_accounts, seed, first_index=len(self.accounts),
-                               prices={name: self.price(name) for name in self.assets})
+                               prices=self.prices())
         stats = Seeder(self.rpc, self.deployment, self.liquidity_provider).run(plans)
         self.accounts += [p.account for p in plans]
         return stats
@@ -128,7 +128,7 @@ class Devnet:
         """Reserve symbols."""
         return list(self.deployment.assets)
 
-    def _asset(self, asset: str) -> Any:
+    def _asset(self, asset: str) -> DeployedAsset:
         """A deployed asset by symbol, or DevnetError naming the known ones."""
         try:
             return self.deployment.assets[asset]
@@ -139,6 +139,7 @@ class Devnet:
     def manifest(self) -> dict[str, Any]:
         """The devnet manifest (COMMON.md format), with the oracle's current prices."""
         d = self.deployment
+        prices = self.prices()
         return {
             "rpc_url": self.rpc_url, "ws_url": self.ws_url, "chain_id": CHAIN_ID,
             "deploy_block": d.deploy_block, "pool": d.pool,
@@ -149,7 +150,7 @@ class Devnet:
                               "aggregator": a.aggregator, "a_token": a.a_token,
                               "variable_debt_token": a.variable_debt_token,
                               "stable_debt_token": a.stable_debt_token,
-                              "price": self.price(name)}
+                              "price": prices[name]}
                        for name, a in d.assets.items()},
             "accounts": list(self.accounts), "liquidator": self.liquidator,
         }
@@ -182,6 +183,17 @@ class Devnet:
                                 oracle.call_data("getAssetPrice", self._asset(asset).address),
                                 block)
         return int(oracle.decode_output("getAssetPrice", out, 1)[0]) / 1e8
+
+    def prices(self, block: int | str = "latest") -> dict[str, float]:
+        """Every reserve's AaveOracle price in USD, in one batch."""
+        oracle = aave("AaveOracle")
+        tag = hex(block) if isinstance(block, int) else block
+        outs = self.rpc.batch([("eth_call", [{"to": self.deployment.oracle,
+                                              "data": oracle.call_data("getAssetPrice",
+                                                                       a.address)}, tag])
+                               for a in self.deployment.assets.values()])
+        return {name: int(oracle.decode_output("getAssetPrice", out, 1)[0]) / 1e8
+                for name, out in zip(self.deployment.assets, outs, strict=True)}
 
     def user_account_data(self, account: str, block: int | str | None = None) -> AccountData:
         """Pool.getUserAccountData(account) at `block` (default latest)."""

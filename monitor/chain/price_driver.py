@@ -35,7 +35,7 @@ def planned_path(devnet: Devnet, name: str, steps: int, seed: int = 0) -> list[d
     """The path `name` from the oracle's current prices (ValueError for an unknown name)."""
     from monitor.scenario.paths import price_path  # the scenario package is optional here
 
-    return price_path(name, {asset: devnet.price(asset) for asset in devnet.assets}, steps, seed)
+    return price_path(name, devnet.prices(), steps, seed)
 
 
 def drive(devnet: Devnet, path: list[dict[str, float]], interval: float,
@@ -47,8 +47,9 @@ def drive(devnet: Devnet, path: list[dict[str, float]], interval: float,
     for index, prices in enumerate(path):
         if index and stop.wait(interval):
             break
+        now = devnet.prices()
         for asset, usd in prices.items():
-            if round(usd * 1e8) != round(devnet.price(asset) * 1e8):
+            if round(usd * 1e8) != round(now[asset] * 1e8):
                 devnet.set_price(asset, usd)
         data = devnet.account_data()
         under = sum(1 for d in data.values() if d.total_debt_base and d.health_factor < ONE)
