@@ -14,7 +14,7 @@ from typing import Any
 from monitor.chain.devnet import Devnet
 
 
-def one_run(accounts: int) -> dict[str, float]:
+def one_run(accounts: int) -> dict[str, Any]:
     """Seconds for each phase of one fresh devnet, plus what seeding did."""
     devnet = Devnet()
     t0 = time.perf_counter()
@@ -24,7 +24,8 @@ def one_run(accounts: int) -> dict[str, float]:
         stats = devnet.seed(accounts, seed=0)
         t2 = time.perf_counter()
         return {"start_and_deploy_s": t1 - t0, "seed_s": t2 - t1, "total_s": t2 - t0,
-                "transactions": stats.transactions, "blocks": stats.blocks}
+                "transactions": stats.transactions, "blocks": stats.blocks,
+                "max_gas_used": stats.gas_used}
     finally:
         devnet.stop()
 
@@ -43,6 +44,7 @@ def main() -> None:
         result[str(accounts)] = {
             "accounts": accounts, "runs": len(runs), **medians,
             "transactions": runs[0]["transactions"], "blocks": runs[0]["blocks"],
+            "max_gas_used_per_call": runs[0]["max_gas_used"],
             "accounts_per_s": round(accounts / medians["seed_s"]),
         }
     print(json.dumps(result, indent=2))

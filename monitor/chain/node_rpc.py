@@ -71,7 +71,6 @@ class NodeRpc:
     """JSON-RPC calls and batches to one HTTP endpoint, errors raised as RpcError."""
 
     def __init__(self, url: str, timeout: float = 60.0) -> None:
-        self.url = url
         self.provider = HTTPProvider(url, request_kwargs={"timeout": timeout})
 
     def call(self, method: str, *params: Any) -> Any:
