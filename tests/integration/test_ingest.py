@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+from eth_abi.abi import decode
 from web3 import Web3
 
 from monitor.broker import EmbeddedBroker
+from monitor.chain.devnet import Devnet
 from monitor.chain.ingest_cli import ingest, manifest_names
 from monitor.chain.ingester import END_OF_BLOCK, IngestConfig, Ingester, Stats
 from monitor.chain.rpc import Rpc
@@ -55,14 +56,12 @@ class Collect:
 
 
 @pytest.fixture
-def chain(devnet: Any) -> Iterator[Any]:
-    """The shared devnet, put back as found after the test (evm_snapshot / evm_revert)."""
-    snap = devnet.snapshot()
-    yield devnet
-    devnet.revert(snap)
+def chain(clean_devnet: Devnet) -> Devnet:
+    """The shared devnet, put back as found after the test."""
+    return clean_devnet
 
 
-def config(devnet: Any, checkpoint: Path | None = None) -> IngestConfig:
+def config(devnet: Devnet, checkpoint: Path | None = None) -> IngestConfig:
     """Ingest the devnet's pool from its deploy block to the head, no confirmations."""
     m = devnet.manifest
     return IngestConfig(pool=m["pool"], from_block=int(m["deploy_block"]), confirmations=0,
@@ -98,7 +97,7 @@ def final_state(records: list[Record]) -> dict[tuple[str, str], dict[str, Any]]:
     return state
 
 
-async def fresh(devnet: Any) -> dict[tuple[str, str], dict[str, Any]]:
+async def fresh(devnet: Devnet) -> dict[tuple[str, str], dict[str, Any]]:
     """Final state of a fresh, single-pass ingest of the chain as it is now."""
     sink = Collect()
     async with Rpc(devnet.rpc_url) as rpc:
@@ -106,7 +105,7 @@ async def fresh(devnet: Any) -> dict[tuple[str, str], dict[str, Any]]:
     return final_state(sink.records)
 
 
-async def run_once(devnet: Any, broker: EmbeddedBroker, checkpoint: Path) -> Stats:
+async def run_once(devnet: Devnet, broker: EmbeddedBroker, checkpoint: Path) -> Stats:
     """One `--once` ingest into the broker."""
     return await ingest(devnet.rpc_url, broker.bootstrap, config(devnet, checkpoint))
 
@@ -116,7 +115,7 @@ def count(stats: Stats) -> int:
     return stats.snapshots + stats.prices
 
 
-def impersonated_borrow(devnet: Any, account: str, asset: str, fraction: float = 0.05) -> None:
+def impersonated_borrow(devnet: Devnet, account: str, asset: str, fraction: float = 0.05) -> None:
     """`account` borrows a small part of what it may still borrow of `asset` (variable rate)."""
     w3: Web3 = devnet.w3
     m = devnet.manifest
@@ -134,43 +133,46 @@ def impersonated_borrow(devnet: Any, account: str, asset: str, fraction: float =
     w3.provider.make_request("anvil_stopImpersonatingAccount", [who])
 
 
-def spec_price(devnet: Any, asset: str) -> int:
+def spec_price(devnet: Devnet, asset: str) -> int:
     """AaveOracle's price (1e8 USD) of a manifest asset now."""
-    w3: Web3 = devnet.w3
-    m = devnet.manifest
-    oracle = w3.eth.contract(address=Web3.to_checksum_address(m["oracle"]), abi=ORACLE_ABI)
-    return int(oracle.functions.getAssetPrice(
-        Web3.to_checksum_address(m["assets"][asset]["address"])).call())
+    return round(devnet.price(asset) * 1e8)
 
 
-def borrowers(devnet: Any, n: int) -> list[str]:
+def borrowers(devnet: Devnet, n: int) -> list[str]:
     """`n` seeded accounts with room to borrow more."""
     found = []
     for account in devnet.manifest["accounts"]:
         data = devnet.user_account_data(account)
-        if data[2] > 10**8 and data[5] > 12 * 10**17:  # > $1 available, HF > 1.2
+        if data.available_borrows_base > 10**8 and data.health_factor > 12 * 10**17:
             found.append(account)
             if len(found) == n:
                 return found
     raise AssertionError("the devnet has too few accounts with borrowing headroom")
 
 
-def _user_data(devnet: Any, account: str, block: int) -> tuple[int, ...]:
-    """getUserAccountData at a block."""
-    w3: Web3 = devnet.w3
-    pool = w3.eth.contract(address=Web3.to_checksum_address(devnet.manifest["pool"]),
-                           abi=POOL_ABI)
-    return tuple(pool.functions.getUserAccountData(Web3.to_checksum_address(account))
-                 .call(block_identifier=block))
+def _contract(devnet: Devnet, name: str, abi: list[dict[str, Any]]) -> Any:
+    """A web3 contract (used for its ABI encoding) at a manifest address."""
+    return devnet.w3.eth.contract(address=Web3.to_checksum_address(devnet.manifest[name]),
+                                  abi=abi)
 
 
-def _prices_at(devnet: Any, block: int) -> dict[str, int]:
-    """AaveOracle prices (1e8 USD) of every manifest asset at a block."""
-    w3: Web3 = devnet.w3
-    m = devnet.manifest
-    oracle = w3.eth.contract(address=Web3.to_checksum_address(m["oracle"]), abi=ORACLE_ABI)
-    return {name: int(oracle.functions.getAssetPrice(Web3.to_checksum_address(spec["address"]))
-                      .call(block_identifier=block)) for name, spec in m["assets"].items()}
+def chain_accounting(devnet: Devnet, snaps: list[dict[str, Any]]
+                     ) -> tuple[list[tuple[int, ...]], dict[int, dict[str, int]]]:
+    """getUserAccountData of each snapshot's account at the snapshot's block, and AaveOracle
+    prices (1e8 USD) at each of those blocks, in two JSON-RPC batches."""
+    pool, oracle = _contract(devnet, "pool", POOL_ABI), _contract(devnet, "oracle", ORACLE_ABI)
+    blocks = sorted({s["version"][0] for s in snaps})
+    assets = devnet.manifest["assets"]
+    data = devnet.rpc.batch([("eth_call", [{"to": pool.address, "data": pool.encode_abi(
+        "getUserAccountData", args=[Web3.to_checksum_address(s["account"])])},
+        hex(s["version"][0])]) for s in snaps])
+    price_calls = [("eth_call", [{"to": oracle.address, "data": oracle.encode_abi(
+        "getAssetPrice", args=[Web3.to_checksum_address(spec["address"])])}, hex(b)])
+        for b in blocks for spec in assets.values()]
+    answers = iter(devnet.rpc.batch(price_calls))
+    prices = {b: {name: decode(["uint256"], bytes.fromhex(next(answers)[2:]))[0]
+                  for name in assets} for b in blocks}
+    return [tuple(decode(["uint256"] * 6, bytes.fromhex(d[2:]))) for d in data], prices
 
 
 def _units(amount: str, decimals: int) -> int:
@@ -179,12 +181,10 @@ def _units(amount: str, decimals: int) -> int:
     return int(whole) * 10 ** decimals + int(frac.ljust(decimals, "0") or 0)
 
 
-def assert_matches_chain(devnet: Any, snap: dict[str, Any],
-                         price_cache: dict[int, dict[str, int]]) -> None:
+def assert_matches_chain(snap: dict[str, Any], user_data: tuple[int, ...],
+                         prices: dict[str, int]) -> None:
     """The legs, valued with Aave's integer steps at the snapshot's block, give exactly the
     pool's totalCollateralBase, totalDebtBase and currentLiquidationThreshold."""
-    block = snap["version"][0]
-    prices = price_cache.setdefault(block, _prices_at(devnet, block))
     coll = debt = weighted = 0
     for leg in snap["collateral"]:
         value = _units(leg["amount"], leg["decimals"]) * prices[leg["asset"]] \
@@ -194,13 +194,13 @@ def assert_matches_chain(devnet: Any, snap: dict[str, Any],
     for leg in snap["debt"]:
         debt += _units(leg["amount"], leg["decimals"]) * prices[leg["asset"]] \
             // 10 ** leg["decimals"]
-    total_coll, total_debt, _, lt, _, _ = _user_data(devnet, snap["account"], block)
+    total_coll, total_debt, _, lt, _, _ = user_data
     assert (coll, debt) == (total_coll, total_debt), snap
     assert (weighted // coll if coll else 0) == lt, snap
 
 
 async def test_cli_backfill_publishes_every_seeded_account_matching_the_chain(
-        chain: Any, broker: EmbeddedBroker, tmp_path: Path) -> None:
+        chain: Devnet, broker: EmbeddedBroker, tmp_path: Path) -> None:
     manifest = tmp_path / "devnet.json"
     manifest.write_text(json.dumps(chain.manifest))
     done = subprocess.run(
@@ -218,22 +218,22 @@ async def test_cli_backfill_publishes_every_seeded_account_matching_the_chain(
     expected = {f"aave-v3:{chain_id}:{a}" for a in chain.manifest["accounts"]}
     positions = {k: v for (t, k), v in state.items() if t == "positions"}
     assert expected <= positions.keys()
-    cache: dict[int, dict[str, int]] = {}
-    for pid in sorted(expected):
-        snap = positions[pid]
+    snaps = [positions[pid] for pid in sorted(expected)]
+    user_data, prices_at = chain_accounting(chain, snaps)
+    for snap, data in zip(snaps, user_data, strict=True):
         assert snap["protocol"] == "aave-v3" and snap["kind"] == "lending"
-        assert snap["account"] == pid.rsplit(":", 1)[1]
+        assert snap["position_id"] == f"aave-v3:{chain_id}:{snap['account']}"
         assert snap["closed"] is (not snap["collateral"] and not snap["debt"])
-        assert_matches_chain(chain, snap, cache)
+        assert_matches_chain(snap, data, prices_at[snap["version"][0]])
     prices = {k: v for (t, k), v in state.items() if t == "prices"}
-    now = _prices_at(chain, chain.w3.eth.block_number)
+    now = {name: round(p * 1e8) for name, p in chain.prices().items()}
     assert {k: round(v["price"] * 1e8) for k, v in prices.items()} == now
     for name, update in prices.items():
         aggregator = chain.manifest["assets"][name]["aggregator"].lower()
         assert update["source"] == f"chainlink:{aggregator}"
 
 
-async def test_price_move_publishes_a_price_update(chain: Any, broker: EmbeddedBroker,
+async def test_price_move_publishes_a_price_update(chain: Devnet, broker: EmbeddedBroker,
                                                    tmp_path: Path) -> None:
     checkpoint = tmp_path / "cp.json"
     first = count(await run_once(chain, broker, checkpoint))
@@ -250,7 +250,7 @@ async def test_price_move_publishes_a_price_update(chain: Any, broker: EmbeddedB
     assert moved[0]["source"] == f"chainlink:{aggregator}"
 
 
-async def test_reorg_leaves_the_state_of_a_fresh_ingest(chain: Any, broker: EmbeddedBroker,
+async def test_reorg_leaves_the_state_of_a_fresh_ingest(chain: Devnet, broker: EmbeddedBroker,
                                                         tmp_path: Path) -> None:
     checkpoint = tmp_path / "cp.json"
     published = count(await run_once(chain, broker, checkpoint))
@@ -296,7 +296,7 @@ def _strip(snap: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_restart_from_the_checkpoint_neither_misses_nor_duplicates(
-        chain: Any, broker: EmbeddedBroker, tmp_path: Path) -> None:
+        chain: Devnet, broker: EmbeddedBroker, tmp_path: Path) -> None:
     checkpoint = tmp_path / "cp.json"
     published = count(await run_once(chain, broker, checkpoint))
     crashed = tmp_path / "crashed.json"  # a checkpoint from before the next run's publishes
