@@ -4,11 +4,13 @@ factor served for an Aave V3 position equals the chain's getUserAccountData exac
 A float health factor differs from the chain's by up to ~1/avgLT (about 1.4e-4) for several
 collaterals, because the pool floors each reserve's base-currency value, truncates the
 value-weighted liquidation threshold to whole basis points and rounds half-up in percentMul and
-wadDiv. Near HF = 1 that difference decides whether an account is liquidatable.
+wadDiv. Near HF = 1 that difference decides whether an account is liquidatable, so the
+liquidation price served for such a position is where this arithmetic crosses 1 (crossing_price).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -20,6 +22,8 @@ WAD: Final = 10**18
 PERCENTAGE_FACTOR: Final = 10_000
 HALF_PERCENTAGE_FACTOR: Final = 5_000
 PRICE_UNIT: Final = 10**8
+CROSSING_BRACKET: Final = 1e-3  # first relative half-width searched around the float estimate
+CROSSING_WIDENING: Final = 4.0  # the half-width grows by this until the bracket holds the crossing
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +75,37 @@ def account_data(position: LendingPosition, prices: Mapping[str, float]) -> Acco
     avg_lt = weighted // collateral if collateral else 0
     hf = wad_div(percent_mul(collateral, avg_lt), debt) if debt else None
     return AccountData(collateral, debt, avg_lt, hf)
+
+
+def _liquidatable(position: LendingPosition, prices: Mapping[str, float], asset: str,
+                  answer: int) -> bool:
+    """True when the pool would liquidate the position with `asset`'s oracle at `answer`."""
+    wad = account_data(position, {**prices, asset: answer / PRICE_UNIT}).health_factor_wad
+    return wad is not None and wad < WAD
+
+
+def crossing_price(position: LendingPosition, asset: str, prices: Mapping[str, float],
+                   estimate: float, liquidates_below: bool) -> float | None:
+    """The price of `asset` (other prices fixed) where the pool's own health factor crosses 1:
+    the highest oracle answer that is liquidatable when it liquidates below (a "long"), the
+    lowest when above. Bisection on the integer answer in a bracket around the float
+    `estimate`, widened while it does not straddle the crossing (the HF gap of ~1.4e-4 is a
+    wider price gap when `asset` is a small part of the position); None when the pool's
+    arithmetic does not cross 1 within a factor of two of the estimate."""
+    width = CROSSING_BRACKET
+    while True:
+        low = max(math.floor(estimate * (1 - width) * PRICE_UNIT), 1)
+        high = math.ceil(estimate * (1 + width) * PRICE_UNIT)
+        if (_liquidatable(position, prices, asset, low) == liquidates_below
+                and _liquidatable(position, prices, asset, high) != liquidates_below):
+            break
+        if width >= 1:
+            return None
+        width = min(width * CROSSING_WIDENING, 1.0)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _liquidatable(position, prices, asset, middle) == liquidates_below:
+            low = middle
+        else:
+            high = middle
+    return (low if liquidates_below else high) / PRICE_UNIT

@@ -6,10 +6,11 @@ computed as p* = −s_other/s_k with s = Σ amount·LT·price over collateral mi
 over debt, summed leg by leg in snapshot order (collateral first), exactly as PositionBook sums
 its slots, so the two agree bit for bit.
 
-Aave V3 positions with exact legs get the pool's own integer health factor (monitor.risk.aave_v3).
-Their liquidation prices use the generic formula: its gap to the price where the pool's
-arithmetic crosses HF = 1 is below 1e-8 relative for one collateral and below ~1/avgLT in
-basis points (≈ 1.4e-4 relative) for several, as tests/unit/test_risk_aave.py measures.
+Aave V3 positions with exact legs get the pool's own integer health factor (monitor.risk.aave_v3),
+and liquidation_price moves the generic p* to where that arithmetic crosses HF = 1: for several
+collaterals the two differ by up to ~1/avgLT basis points (≈ 1.4e-4 relative), enough to call a
+position safe that the pool liquidates. position_level keeps the generic formula (the clusters
+and the vectorised book reproduce it).
 """
 
 from __future__ import annotations
@@ -170,7 +171,14 @@ def liquidation_price(position: Position, asset: str,
                       prices: Mapping[str, float]) -> LiquidationLevel | None:
     """The price of `asset` at which the position becomes liquidatable, other prices fixed."""
     level = position_level(position, asset, prices)
-    return None if level is None else LiquidationLevel(level.price, level.side)
+    if level is None:
+        return None
+    if isinstance(position, LendingPosition) and aave_v3.is_exact(position):
+        exact = aave_v3.crossing_price(position, asset, prices, level.price,
+                                       liquidates_below=level.side == "long")
+        if exact is not None:
+            return LiquidationLevel(exact, level.side)
+    return LiquidationLevel(level.price, level.side)
 
 
 def liquidation_prices(position: Position,
