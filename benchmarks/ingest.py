@@ -123,7 +123,7 @@ def main() -> None:
         logs = asyncio.run(devnet_logs(devnet.rpc_url, manifest))
         result: dict[str, Any] = {"decode": decoding(logs, args.repeat)}
         runs = [asyncio.run(backfill(devnet.rpc_url, broker, manifest, Path(tmp), i))
-                for i in range(max(args.repeat // 2, 1))]
+                for i in range(args.repeat)]
         first = runs[0]
         result["end_to_end"] = {
             "accounts": args.accounts, "blocks": first["blocks"], "logs": first["logs"],
