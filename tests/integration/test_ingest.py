@@ -318,3 +318,34 @@ async def test_restart_from_the_checkpoint_neither_misses_nor_duplicates(
         seen = by_version.setdefault((topic, key, tuple(value["version"])), value)
         assert seen == value, "a replayed version must carry identical state"
     assert final_state(records) == await fresh(chain)
+
+
+async def test_liquidation_call_is_ingested_and_matches_the_chain(
+        chain: Devnet, broker: EmbeddedBroker, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "cp.json"
+    published = count(await run_once(chain, broker, checkpoint))
+    data = chain.account_data()
+    weth_price = chain.price("WETH")
+    chain.set_price("WETH", weth_price * 0.5)
+    after = chain.account_data()
+    victim = next(a for a in sorted(after, key=lambda a: after[a].health_factor)
+                  if after[a].health_factor < 10**18 <= data[a].health_factor
+                  and chain.debt_of(a, "USDC") > 0
+                  and _supplied(chain, a, "WETH") > 0)
+    receipt = chain.liquidate(victim, "WETH", "USDC")
+    published += count(await run_once(chain, broker, checkpoint))
+    pid = f"aave-v3:{chain.manifest['chain_id']}:{victim}"
+    state = final_state(await read_topics(broker.bootstrap, published))
+    snap = state[("positions", pid)]
+    assert snap["version"][0] == receipt["blockNumber"]
+    (user_data,), prices_at = chain_accounting(chain, [snap])
+    assert_matches_chain(snap, user_data, prices_at[snap["version"][0]])
+    assert user_data[1] < after[victim].total_debt_base  # debt was repaid
+
+
+def _supplied(devnet: Devnet, account: str, asset: str) -> int:
+    """The account's aToken balance of `asset`."""
+    a_token = devnet.w3.eth.contract(
+        address=Web3.to_checksum_address(devnet.manifest["assets"][asset]["a_token"]),
+        abi=_abi("interfaces/IAToken.sol/IAToken.json"))
+    return int(a_token.functions.balanceOf(Web3.to_checksum_address(account)).call())
