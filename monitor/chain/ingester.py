@@ -41,7 +41,7 @@ from monitor.chain.reserves import (
     load_reserves,
     set_source,
 )
-from monitor.chain.rpc import Rpc, RpcError
+from monitor.chain.rpc import TRANSIENT, Rpc, RpcError
 
 log = logging.getLogger(__name__)
 
@@ -130,29 +130,40 @@ class Ingester:
         await self._start()
         last_report = 0.0
         while stop is None or not stop.is_set():
-            target = await self.rpc.block_number() - self.config.confirmations
-            await self._check_reorg()
-            cp = self._checkpoint()
-            self.stats.target = max(target, cp.block)
-            if cp.block >= target:
-                if self.config.once:
-                    break
-                await self._sleep(stop)
-                continue
             try:
-                await self._step(cp.block + 1, target)
-            except (ReorgDuringStep, RpcError) as exc:
-                if isinstance(exc, RpcError) and "not found" not in exc.message.lower():
+                done = await self._iteration(stop)
+            except (ReorgDuringStep, RpcError, *TRANSIENT) as exc:
+                moved = isinstance(exc, ReorgDuringStep) or (
+                    isinstance(exc, RpcError) and "not found" in exc.message.lower())
+                if not moved and (self.config.once or
+                                  (isinstance(exc, RpcError) and not exc.transient)):
                     raise
-                log.warning("chain moved during a step (%s); checking for a reorg", exc)
+                log.warning("step failed (%s); %s", exc, "checking for a reorg" if moved
+                            else "the node is unavailable, retrying")
                 await self._sleep(stop)
                 continue
+            if done:
+                break
             if self.progress and time.monotonic() - last_report >= 2.0:
                 last_report = time.monotonic()
                 self.progress(self.stats)
         if self.progress:
             self.progress(self.stats)
         return self.stats
+
+    async def _iteration(self, stop: asyncio.Event | None) -> bool:
+        """Check for a reorg and process the next range; True when a --once run is done."""
+        target = await self.rpc.block_number() - self.config.confirmations
+        await self._check_reorg()
+        cp = self._checkpoint()
+        self.stats.target = max(target, cp.block)
+        if cp.block >= target:
+            if self.config.once:
+                return True
+            await self._sleep(stop)
+            return False
+        await self._step(cp.block + 1, target)
+        return False
 
     async def _sleep(self, stop: asyncio.Event | None) -> None:
         """Wait a poll interval, returning early when stopped."""
