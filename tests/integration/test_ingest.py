@@ -240,7 +240,8 @@ async def test_price_move_publishes_a_price_update(chain: Devnet, broker: Embedd
     head = chain.w3.eth.block_number
     new_price = spec_price(chain, "WETH") / 1e8 * 0.93
     chain.set_price("WETH", new_price)
-    second = count(await run_once(chain, broker, checkpoint))
+    over_ws = await ingest(chain.ws_url, broker.bootstrap, config(chain, checkpoint))
+    second = count(over_ws)  # the follower resumes over WebSocket from the same checkpoint
     records = await read_topics(broker.bootstrap, first + second)
     moved = [v for t, k, v in records if t == "prices" and k == "WETH" and v["version"][0] > head]
     assert len(moved) == 1
