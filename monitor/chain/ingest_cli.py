@@ -112,6 +112,7 @@ async def ingest(rpc_url: str, bootstrap: str, config: IngestConfig, batch_size:
                  stop: asyncio.Event | None = None) -> Stats:
     """Run the ingester against a node and a broker until done or stopped."""
     def report(stats: Stats) -> None:
+        """Progress lines to stderr so stdout stays clean for pipes."""
         print(stats.line(), file=sys.stderr, flush=True)
 
     async with Rpc(rpc_url, batch_size=max(batch_size, 1)) as rpc, KafkaSink(bootstrap) as sink:
@@ -127,6 +128,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> Stats:
+        """Ingest until done or SIGINT/SIGTERM."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

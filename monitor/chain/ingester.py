@@ -365,6 +365,7 @@ class Ingester:
         chunk = self.config.read_chunk
 
         async def one(part: list[ReadRequest]) -> list[dict[str, Any]]:
+            """Read one chunk, at most read_concurrency at a time."""
             async with gate:
                 return await read_positions(self.rpc, market, self.chain_id, part)
 

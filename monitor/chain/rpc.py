@@ -132,6 +132,7 @@ class Rpc:
     async def call(self, method: str, params: Sequence[Any]) -> Any:
         """One request; RpcError on an error response after transient retries."""
         async def once() -> Any:
+            """One attempt."""
             if self.websocket:  # web3's socket listener raises single error responses itself
                 return check((await self._batch_once([(RPCEndpoint(method), params)]))[0])
             return _unwrap(await self.w3.provider.make_request(RPCEndpoint(method), params))

@@ -109,6 +109,7 @@ def test_fast_decoder_matches_web3_on_encoded_logs(spec: Any) -> None:
     @settings(max_examples=40, deadline=None)
     @given(st.tuples(*(_value(i["type"]) for i in entry["inputs"])))
     def check(values: tuple[Any, ...]) -> None:
+        """One random instance of the event."""
         raw = _encoded_log(entry, list(values))
         decoded = decode_log(raw)
         assert decoded is not None
@@ -191,6 +192,7 @@ class _LimitedNode(Rpc):
         self.spans: list[int] = []
 
     async def call(self, method: str, params: Any) -> Any:
+        """eth_getLogs with a block-range limit."""
         start, end = int(params[0]["fromBlock"], 16), int(params[0]["toBlock"], 16)
         self.spans.append(end - start + 1)
         if end - start + 1 > self.limit:
@@ -214,6 +216,7 @@ def test_backoff_retries_rate_limits_and_not_other_errors() -> None:
     calls: list[int] = []
 
     async def flaky() -> str:
+        """Rate-limited twice, then answers."""
         calls.append(1)
         if len(calls) < 3:
             raise RpcError(429, "Too Many Requests")
@@ -222,6 +225,7 @@ def test_backoff_retries_rate_limits_and_not_other_errors() -> None:
     assert asyncio.run(Backoff(base=0.0).run(flaky, "x")) == "ok" and len(calls) == 3
 
     async def reverted() -> str:
+        """A permanent error."""
         calls.append(1)
         raise RpcError(3, "execution reverted")
 
