@@ -1,6 +1,24 @@
 """The numeric risk core: positions, health factors, liquidation prices, the columnar position
 book, liquidation clusters, cascade and contagion projections (pure Python + numpy; no Kafka)."""
 
+from monitor.risk.book import BookLevels, PositionBook
+from monitor.risk.cascade import (
+    CascadeProjection,
+    CascadeTrigger,
+    find_cascade_trigger,
+    project_cascade,
+    project_cascade_from_clusters,
+)
+from monitor.risk.clusters import (
+    ClusterGrid,
+    ClusterLevel,
+    ClusterMap,
+    build_clusters,
+    liquidatable_within,
+    merge_clusters,
+)
+from monitor.risk.contagion import ContagionModel, ContagionProjection, project_contagion
+from monitor.risk.depth import CascadeSide, ConstantProductDepth, DepthModel, PowerLawDepth
 from monitor.risk.positions import (
     CollateralLeg,
     DebtLeg,
@@ -23,20 +41,40 @@ from monitor.risk.valuation import (
 )
 
 __all__ = [
+    "BookLevels",
+    "CascadeProjection",
+    "CascadeSide",
+    "CascadeTrigger",
+    "ClusterGrid",
+    "ClusterLevel",
+    "ClusterMap",
     "CollateralLeg",
+    "ConstantProductDepth",
+    "ContagionModel",
+    "ContagionProjection",
     "DebtLeg",
+    "DepthModel",
     "InvalidPosition",
     "LendingPosition",
     "LiquidationLevel",
     "MissingPrice",
     "PerpPosition",
     "Position",
+    "PositionBook",
     "PositionLevel",
+    "PowerLawDepth",
+    "build_clusters",
+    "find_cascade_trigger",
     "from_snapshot",
     "health_factor",
+    "liquidatable_within",
     "liquidation_price",
     "liquidation_prices",
+    "merge_clusters",
     "position_level",
     "position_values",
+    "project_cascade",
+    "project_cascade_from_clusters",
+    "project_contagion",
     "to_snapshot",
 ]
