@@ -109,3 +109,25 @@ def crossing_price(position: LendingPosition, asset: str, prices: Mapping[str, f
         else:
             high = middle
     return (low if liquidates_below else high) / PRICE_UNIT
+
+
+def exact_liquidation_price(position: LendingPosition, asset: str, prices: Mapping[str, float],
+                            side: str, guess: float) -> float:
+    """The oracle price (a multiple of 1e-8 USD) nearest `guess` on `side` at which the pool's
+    own health factor is below 1: the highest such price for "long", the lowest for "short".
+    Bisection over integer oracle answers; used to measure the generic formula's gap."""
+
+    def liquidatable(answer: int) -> bool:
+        moved = {**prices, asset: answer / PRICE_UNIT}
+        wad = account_data(position, moved).health_factor_wad
+        return wad is not None and wad < WAD
+
+    centre = max(1, round(guess * PRICE_UNIT))
+    low, high = max(1, centre // 2), centre * 2  # long: low liquidatable, high not; short: mirrored
+    while high - low > 1:
+        mid = (low + high) // 2
+        if liquidatable(mid) == (side == "long"):
+            low = mid
+        else:
+            high = mid
+    return (low if side == "long" else high) / PRICE_UNIT

@@ -268,14 +268,14 @@ class PositionBook:
             px = table.take(self._asset[j, :n], mode="wrap")
             weighted += np.maximum(self._slots[WEIGHTED, j, :n], 0.0) * px
             debt += self._slots[DEBT, j, :n] * px
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             hf = np.where(debt > 0, weighted / debt, np.where(np.isnan(debt), np.nan, np.inf))
         perps = np.flatnonzero(self._perp[:n])
         if perps.size:
             size, entry, margin, ratio = self._slots[:, 0, perps]
             p = table.take(self._asset[0, perps], mode="wrap")
             maintenance = ratio * np.abs(size) * p
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 hf[perps] = np.where(maintenance > 0,
                                      (margin + size * (p - entry)) / maintenance, np.inf)
         return hf
@@ -393,7 +393,7 @@ class _Levels:
                        d_other: FloatArray, b_other: FloatArray, c_k: FloatArray,
                        d_k: FloatArray, b_k: FloatArray, close: FloatArray) -> None:
         """The generic lending formula (as valuation._lending_level) from the slot sums."""
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             price = np.divide(np.negative(s_other, out=self.price), s_k, out=self.price)
             valid = (s_k != 0) & (price > 0) & np.isfinite(price)
             collateral = v_other + c_k * price
@@ -403,7 +403,8 @@ class _Levels:
             long = s_k > 0
             np.copyto(self.quantity, close * d_k)
             np.copyto(self.quantity, seized * c_k / collateral, where=long)
-        np.multiply(self.quantity, price, out=self.value_usd)
+        with np.errstate(all="ignore"):
+            np.multiply(self.quantity, price, out=self.value_usd)
         np.subtract(v_other, d_other, out=self.equity_base)
         np.subtract(c_k, d_k, out=self.net_units)
         self.side[:] = np.where(long, 1, -1) * valid
@@ -413,7 +414,7 @@ class _Levels:
         """Overwrite perp rows with the isolated-margin formula (as valuation._perp_level)."""
         size, entry, margin, ratio = slot0
         qty = -size
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             price = np.where(size > 0, (size * entry - margin) / (size * (1.0 - ratio)),
                              (margin + qty * entry) / (qty * (1.0 + ratio)))
         valid = (size != 0) & (price > 0) & np.isfinite(price)
