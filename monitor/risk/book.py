@@ -89,6 +89,7 @@ class PositionBook:
         self._ids = np.empty(capacity, dtype=object)
         self._ids_shared = False  # a BookLevels may read _ids: copy it before changing it
         self._perp = np.zeros(capacity, dtype=np.bool_)
+        self._legs = np.zeros(capacity, dtype=np.int16)  # slots in use
         self._protocol = np.zeros(capacity, dtype=np.int32)
         self._close = np.zeros(capacity)
         self._asset = np.full((width, capacity), EMPTY, dtype=np.int32)
@@ -131,7 +132,8 @@ class PositionBook:
 
     def nbytes(self) -> int:
         """Bytes held by the numpy arrays (capacity included)."""
-        arrays = (self._ids, self._perp, self._protocol, self._close, self._asset, self._slots)
+        arrays = (self._ids, self._perp, self._legs, self._protocol, self._close, self._asset,
+                  self._slots)
         return sum(int(a.nbytes) for a in arrays)
 
     def _code(self, asset: str) -> int:
@@ -163,6 +165,7 @@ class PositionBook:
 
         self._ids = rows(self._ids, None)
         self._perp = rows(self._perp, False)
+        self._legs = rows(self._legs, 0)
         self._protocol = rows(self._protocol, 0)
         self._close = rows(self._close, 0.0)
         asset = np.full((wide, cap), EMPTY, dtype=np.int32)
@@ -216,6 +219,7 @@ class PositionBook:
             self._close[row] = position.close_factor
             self._write_lending(position, codes, fields)
         self._asset[:, row] = codes
+        self._legs[row] = sum(c != EMPTY for c in codes)
         self._slots[:, :, row] = fields
 
     def _write_lending(self, position: LendingPosition, codes: list[int],
@@ -243,7 +247,7 @@ class PositionBook:
             self._row[moved] = row
             self._ids[row] = moved
             self._positions[row] = self._positions[last]
-            for a in (self._perp, self._protocol, self._close):
+            for a in (self._perp, self._legs, self._protocol, self._close):
                 a[row] = a[last]
             self._asset[:, row] = self._asset[:, last]
             self._slots[:, :, row] = self._slots[:, :, last]
@@ -301,14 +305,25 @@ class PositionBook:
         is_k = np.zeros(table.size)
         if code is not None:
             is_k[code] = 1.0
+        # gather in row order (memory-friendly), then put the widest rows first so that the
+        # chunks of narrow rows skip their empty slots
+        order = np.argsort(-self._legs[rows], kind="stable")
+        gathered = np.empty((4, self.width, rows.size))
+        slots = np.empty_like(gathered)
+        for f in range(4):
+            for j in range(self.width):
+                self._slots[f, j].take(rows, out=gathered[f, j])
+                gathered[f, j].take(order, out=slots[f, j])
+        rows = rows[order]
+        legs = self._legs[rows]
         assets = self._asset[:, rows]
-        slots = self._slots[:, :, rows]
         close = self._close[rows]
         levels = _Levels.empty(rows.size)
         scratch = _Scratch(min(rows.size, CHUNK), other, is_k)
         for start in range(0, rows.size, CHUNK):
             part = slice(start, min(rows.size, start + CHUNK))
-            scratch.lending_chunk(assets[:, part], slots[:, :, part], close[part],
+            used = int(legs[start]) if rows.size else 0
+            scratch.lending_chunk(assets[:used, part], slots[:, :used, part], close[part],
                                   levels.chunk(part))
         perps = np.flatnonzero(self._perp[rows])
         if perps.size:
