@@ -60,7 +60,8 @@ def monitor_run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
 
 @pytest.mark.parametrize("monitor_run", [
     ["--feed", "scenario", "--positions", "3000", "--steps", "60", "--interval", "0.5"],
-], indirect=True, ids=["scenario"])
+    ["--accounts", "100", "--steps", "60", "--interval", "0.5"],
+], indirect=True, ids=["scenario", "devnet-default"])
 def test_run_serves_clusters_and_cascades_then_stops_cleanly(
         monitor_run: tuple[subprocess.Popen[bytes], str]) -> None:
     process, base = monitor_run

@@ -17,7 +17,7 @@ import yaml
 from monitor.broker import EmbeddedBroker, free_port, wait_for_port
 from monitor.config import load_settings
 from monitor.scenario.replay import publish_scenario
-from monitor.stream.worker import start_worker_process
+from monitor.stream.worker import start_worker_process, wait_until_ready
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +32,10 @@ def worker_port(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[int]:
     settings = load_settings().with_overrides(
         broker=broker.url, web_port=port, data_dir=tmp_path / "worker",
         rebalance_timeout=4.0, session_timeout=6.0)
-    process = start_worker_process(settings)
+    with (tmp_path / "worker.log").open("wb") as log:
+        process = start_worker_process(settings, log_file=log)
     try:
-        wait_for_port("127.0.0.1", port, DEADLINE_S)
+        wait_until_ready(settings, process, DEADLINE_S)
         yield port
     finally:
         process.terminate()
