@@ -40,10 +40,9 @@ async def open_devnet(accounts: int, seed: int, log_dir: Path) -> Devnet:
     return devnet
 
 
-async def devnet_feed(args: argparse.Namespace, url: str, stop: asyncio.Event,
-                      log_dir: Path) -> None:
-    """Run the devnet, ingest it into the broker and drive its prices until `stop`."""
-    devnet = await open_devnet(args.accounts, args.seed, log_dir)
+async def devnet_feed(devnet: Devnet, args: argparse.Namespace, url: str,
+                      stop: asyncio.Event) -> None:
+    """Ingest the devnet into the broker and drive its prices until `stop`; then stop it."""
     halt = threading.Event()
     try:
         manifest = devnet.manifest

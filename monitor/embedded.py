@@ -74,19 +74,26 @@ async def broker_for(url: str | None, log_dir: Path) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def worker_for(settings: Settings, log_dir: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
-    """A worker child process for the with-block, stopped with SIGTERM (then SIGKILL)."""
+async def worker_for(settings: Settings, log_dir: Path,
+                     stop: asyncio.Event) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """A ready worker child process for the with-block (or as soon as `stop` is set),
+    stopped with SIGTERM (then SIGKILL)."""
     log_path = log_dir / "worker.log"
     with log_path.open("ab") as log:
         process = start_worker_process(settings, log_file=log)
     say(f"worker starting (pid {process.pid}, log {log_path})")
     try:
-        try:
-            waited = await asyncio.to_thread(wait_until_ready, settings, process,
-                                             WORKER_READY_TIMEOUT_S)
-        except WorkerError as exc:
-            raise RunError(f"{exc}; last lines of {log_path}:\n{_tail(log_path)}") from exc
-        say(f"worker ready in {waited:.1f}s")
+        ready = asyncio.ensure_future(
+            asyncio.to_thread(wait_until_ready, settings, process, WORKER_READY_TIMEOUT_S))
+        ready.add_done_callback(lambda done: done.cancelled() or done.exception())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if ready.done():
+            try:
+                say(f"worker ready in {ready.result():.1f}s")
+            except WorkerError as exc:
+                raise RunError(f"{exc}; last lines of {log_path}:\n{_tail(log_path)}") from exc
         yield process
     finally:
         if process.poll() is None:
@@ -126,19 +133,21 @@ async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path) -> 
         settings = load_settings(args.config).with_overrides(**overrides)
         await ensure_topics(bootstrap_of(url), (POSITIONS_TOPIC, PRICES_TOPIC),
                             settings.partitions)
-        async with worker_for(settings, log_dir) as process:
+        async with start_feed(args, url, stop, log_dir) as feed, \
+                worker_for(settings, log_dir, stop) as process:
+            if stop.is_set():
+                return 0
             view = f"http://127.0.0.1:{settings.web_port}"
             say(f"web view at {view}/clusters/  (also /cascades/{{asset}}/, /metrics)")
-            async with start_feed(args, url, stop, log_dir) as feed:
-                waits: set[asyncio.Future[Any]] = {
-                    asyncio.ensure_future(stop.wait()), feed.failed,
-                    asyncio.ensure_future(_exited(process))}
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                if process.poll() is not None:
-                    raise RunError(f"worker exited with {process.returncode}; last lines of "
-                                   f"{log_dir / 'worker.log'}:\n{_tail(log_dir / 'worker.log')}")
-                if feed.failed.done():
-                    raise RunError(f"feed failed: {feed.failed.result()}")
+            waits: set[asyncio.Future[Any]] = {
+                asyncio.ensure_future(stop.wait()), feed.failed,
+                asyncio.ensure_future(_exited(process))}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if process.poll() is not None:
+                raise RunError(f"worker exited with {process.returncode}; last lines of "
+                               f"{log_dir / 'worker.log'}:\n{_tail(log_dir / 'worker.log')}")
+            if feed.failed.done():
+                raise RunError(f"feed failed: {feed.failed.result()}")
     say("stopped")
     return 0
 

@@ -60,14 +60,15 @@ async def scenario_feed(args: argparse.Namespace, url: str, stop: asyncio.Event)
 @contextlib.asynccontextmanager
 async def start_feed(args: argparse.Namespace, url: str, stop: asyncio.Event,
                      log_dir: Path) -> AsyncIterator[RunningFeed]:
-    """Run the feed `args.feed` names for the duration of the with-block."""
+    """Run the feed `args.feed` names for the with-block; FeedError if it cannot start."""
     coro: Coroutine[Any, Any, None]
     if args.feed == "scenario":
         coro = scenario_feed(args, url, stop)
     else:
-        from monitor.devnet_feed import devnet_feed
+        from monitor.devnet_feed import devnet_feed, open_devnet
 
-        coro = devnet_feed(args, url, stop, log_dir)
+        devnet = await open_devnet(args.accounts, args.seed, log_dir)  # fails fast, clearly
+        coro = devnet_feed(devnet, args, url, stop)
     loop = asyncio.get_running_loop()
     failed: asyncio.Future[BaseException] = loop.create_future()
     task = loop.create_task(coro)

@@ -85,3 +85,14 @@ def test_run_serves_clusters_and_cascades_then_stops_cleanly(
     assert {"down", "up"} <= set(cascade)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=40) == 0
+
+
+def test_devnet_feed_without_anvil_fails_naming_npm_install(tmp_path: Path) -> None:
+    env = {**os.environ, "MONITOR_ANVIL": str(tmp_path / "no-anvil")}
+    done = subprocess.run([sys.executable, "-m", "monitor", "run", "--web-port",
+                           str(free_port())], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 1
+    assert "npm install" in done.stderr
+    assert "--feed scenario" in done.stderr
+    assert "embedded broker stopped" in done.stdout
