@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from monitor.risk import from_snapshot, health_factor
 from monitor.scenario.market import SIZE_MEDIAN_USD, generate_market
 from monitor.scenario.protocols import PERPS
 
@@ -121,3 +122,14 @@ def test_a_million_positions_generate() -> None:
 def test_out_of_range_sizes_are_refused(n: int) -> None:
     with pytest.raises(ValueError, match="positions must be within"):
         generate_market(n)
+
+
+def test_every_snapshot_is_valid_for_the_risk_core_and_solvent_at_start(
+        snapshots: list[dict[str, Any]], prices: dict[str, float]) -> None:
+    positions = [from_snapshot(s) for s in snapshots[:5_000]]
+    hf = np.array([health_factor(p, prices) for p in positions])
+    assert np.all(hf > 1.0)
+    lending = [(p, s) for p, s in zip(positions, snapshots, strict=False) if s["kind"] == "lending"]
+    for position, snap in lending[:200]:
+        _, weighted, debt = lending_values(snap, prices)
+        assert health_factor(position, prices) == pytest.approx(weighted / debt, rel=1e-9)
