@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,9 +83,15 @@ def _key_text(key: bytes | None) -> str | None:
         return None
 
 
-def parse_position(key: bytes | None, raw: bytes | None) -> Position | Closed:
-    """A position snapshot whose key is its position_id, or Rejected with the reason."""
+def parse_position(key: bytes | None, raw: bytes | None,
+                   close_factors: Mapping[str, float] | None = None) -> Position | Closed:
+    """A position snapshot whose key is its position_id, or Rejected with the reason; a
+    snapshot without close_factor takes its protocol's configured one (`close_factors`)."""
     snapshot = parse_object(raw)
+    if close_factors and "close_factor" not in snapshot:
+        configured = close_factors.get(str(snapshot.get("protocol")))
+        if configured is not None:
+            snapshot["close_factor"] = configured
     if snapshot.get("closed") is True:
         pid = snapshot.get("position_id")
         if not isinstance(pid, str) or not pid:

@@ -46,6 +46,7 @@ def stored_positions(pipe: Pipeline) -> Iterator[tuple[int, Position]]:
 def register(pipe: Pipeline) -> None:
     """Add the positions agent, the book rebuild on recovery and the partial publisher."""
     app, table, metrics = pipe.app, pipe.position_table, pipe.metrics
+    close_factors = {name: p.close_factor for name, p in pipe.settings.protocols.items()}
 
     @app.agent(pipe.positions, name="positions")
     async def apply_snapshots(stream: StreamT[bytes]) -> None:
@@ -54,7 +55,7 @@ def register(pipe: Pipeline) -> None:
             started = time.perf_counter()
             message = event.message
             try:
-                update = parse_position(message.key, message.value)
+                update = parse_position(message.key, message.value, close_factors)
             except Rejected as rejected:
                 await reject(pipe.dead_letters, metrics, POSITIONS, event, rejected)
                 continue

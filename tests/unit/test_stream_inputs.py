@@ -33,3 +33,21 @@ def test_dead_letter_keeps_the_original_bytes() -> None:
     assert letter == {"reason": "not-json", "detail": "bad", "topic": "positions",
                       "partition": 2, "offset": 41, "key": "/w==", "key_encoding": "base64",
                       "value": '{"a": 1', "value_encoding": "utf-8"}
+
+
+def _lending(**extra: object) -> bytes:
+    """A minimal valid lending snapshot of protocol "p"."""
+    return orjson.dumps({
+        "position_id": "p:1:0xa", "protocol": "p", "account": "0xa", "kind": "lending",
+        "collateral": [{"asset": "WETH", "amount": 1.0, "liquidation_threshold": 0.8}],
+        "debt": [{"asset": "USDC", "amount": 1000.0}], "version": [1, 0], **extra})
+
+
+def test_protocol_close_factor_fills_a_snapshot_that_has_none() -> None:
+    parsed = parse_position(b"p:1:0xa", _lending(), {"p": 0.5})
+    assert not isinstance(parsed, Closed) and parsed.kind == "lending"
+    assert parsed.close_factor == 0.5
+    own = parse_position(b"p:1:0xa", _lending(close_factor=0.25), {"p": 0.5})
+    assert not isinstance(own, Closed) and own.kind == "lending" and own.close_factor == 0.25
+    other = parse_position(b"p:1:0xa", _lending(), {"q": 0.5})
+    assert not isinstance(other, Closed) and other.kind == "lending" and other.close_factor == 1.0
