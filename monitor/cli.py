@@ -1,4 +1,4 @@
-"""The `monitor` command: one sub-command per concern, each registered by the module that owns it."""
+"""The `monitor` command: one sub-command per concern, registered by the module that owns it."""
 
 from __future__ import annotations
 
