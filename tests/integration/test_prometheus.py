@@ -100,8 +100,8 @@ async def test_prometheus_scrapes_the_monitor_series(
                            interval=0.5)
     up = await poll(session, prometheus, 'up{job="monitor-worker"} == 1')
     assert up, "the worker target is not up"
-    tracked = await poll(session, prometheus, "monitor_positions_tracked > 0")
-    assert tracked and float(tracked[0]["value"][1]) == 500
+    tracked = await poll(session, prometheus, "sum(monitor_positions_tracked) == 500")
+    assert tracked, "the worker's 500 positions never showed in Prometheus"
     liquidatable = await poll(session, prometheus,
                               'asset_side:monitor_liquidatable_usd:max{asset="WETH"}')
     assert {r["metric"]["move"] for r in liquidatable} == {"0.01", "0.05", "0.1"}
