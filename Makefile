@@ -1,5 +1,6 @@
-# Two entry points: `make run` (the embedded default) and `make test`.
-PYTHON ?= python3
+# Two entry points: `make run` (the embedded default) and `make test`; both install what they need.
+VENV ?= .venv
+PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: run test setup lint bench
@@ -8,15 +9,15 @@ setup:
 	./scripts/setup.sh
 
 run: setup
-	$(PYTHON) -m monitor run
+	$(PY) -m monitor run
 
 test:
 	./scripts/setup.sh --test
-	$(PYTHON) -m pytest -q
+	$(PY) -m pytest -q
 
 lint: setup
-	ruff check monitor tests benchmarks
-	mypy monitor
+	$(VENV)/bin/ruff check monitor tests benchmarks
+	$(VENV)/bin/mypy monitor
 
 bench: setup
-	$(PYTHON) benchmarks/risk_core.py
+	$(PY) benchmarks/risk_core.py

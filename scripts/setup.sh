@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
-# Install everything the product and its tests need on a fresh machine; safe to run again.
+# Install everything the product (and, with --test, its tests) needs on a fresh machine:
+# a project virtual environment (.venv), the npm packages (anvil, Aave V3 artifacts, solc)
+# and, for tests, Debian's prometheus. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-want_services=${1:-}
+VENV=${VENV:-.venv}
 
-if ! "$PYTHON" -c "import monitor, faust, web3, hypothesis" >/dev/null 2>&1 \
-   || [ pyproject.toml -nt .setup-stamp ]; then
-  echo "setup: installing Python packages (pip install -e '.[dev]')"
-  "$PYTHON" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-  touch .setup-stamp
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating the virtual environment $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+if [ ! -f "$VENV/.installed" ] || [ pyproject.toml -nt "$VENV/.installed" ]; then
+  echo "setup: installing Python packages into $VENV (pip install -e '.[dev]')"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  touch "$VENV/.installed"
 fi
 
 if [ ! -x node_modules/.bin/anvil ] || [ ! -d node_modules/@aave/core-v3/artifacts ] \
-   || [ package.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing anvil, Aave V3 artifacts and solc from npm"
-  npm install --no-audit --no-fund --loglevel=error
+   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing anvil, Aave V3 artifacts and solc from npm (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
-if [ "$want_services" = "--test" ] && ! command -v promtool >/dev/null 2>&1; then
-  echo "setup: installing Prometheus and promtool (Debian package)"
+if [ "${1:-}" = "--test" ] && ! command -v promtool >/dev/null 2>&1; then
+  echo "setup: installing Prometheus and promtool (Debian package prometheus)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+exit 0
