@@ -23,6 +23,7 @@ from monitor.feeds import FeedError, start_feed
 from monitor.scenario.events import POSITIONS_TOPIC, PRICES_TOPIC
 from monitor.scenario.paths import PATHS
 from monitor.scenario.replay import add_scenario_arguments, bootstrap_of
+from monitor.stream.app import canonical_url
 from monitor.stream.worker import WorkerError, start_worker_process, wait_until_ready
 
 DEFAULT_WEB_PORT: Final = 6066
@@ -121,7 +122,7 @@ async def _exited(process: subprocess.Popen[bytes]) -> int:
 
 
 async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path) -> int:
-    """Start broker, topics, worker and feed; wait for a signal; stop them in reverse order."""
+    """Start broker, topics, feed and worker; wait for a signal; stop them in reverse order."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -137,7 +138,7 @@ async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path) -> 
                 worker_for(settings, log_dir, stop) as process:
             if stop.is_set():
                 return 0
-            view = f"http://127.0.0.1:{settings.web_port}"
+            view = canonical_url(settings)
             say(f"web view at {view}/clusters/  (also /cascades/{{asset}}/, /metrics)")
             waits: set[asyncio.Future[Any]] = {
                 asyncio.ensure_future(stop.wait()), feed.failed,

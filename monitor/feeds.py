@@ -25,7 +25,6 @@ class FeedError(RuntimeError):
 class RunningFeed:
     """A feed in flight; `failed` resolves with the exception that ended it, if one does."""
 
-    task: asyncio.Task[None]
     failed: asyncio.Future[BaseException]
 
 
@@ -81,7 +80,7 @@ async def start_feed(args: argparse.Namespace, url: str, stop: asyncio.Event,
 
     task.add_done_callback(surface)
     try:
-        yield RunningFeed(task, failed)
+        yield RunningFeed(failed)
     finally:
         stop.set()
         try:
