@@ -4,8 +4,10 @@ Each step takes the next block range the provider accepts, decodes the pool, aTo
 configurator, oracle and feed logs in chain order, re-reads every touched account at the
 block of its last event (version = that event's (block, log index)), publishes snapshots and
 price updates, waits for delivery, then atomically advances the checkpoint. A changed hash
-among recent blocks rewinds to the fork point; what the orphaned blocks touched is re-read
-once the new chain is at least as long, with version (block, END_OF_BLOCK) so it wins.
+among recent blocks rewinds to the fork point; what the orphaned blocks touched (their events
+and their own re-reads) is re-read once the new chain is longer than the block that touched it,
+with version (block, END_OF_BLOCK), so it beats every version the orphaned branch carried; a step
+that fails while publishing leaves what it touched to be re-read the same way.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ class Ingester:
                 done = await self._iteration(stop)
             except (ReorgDuringStep, RpcError, *TRANSIENT) as exc:
                 moved = isinstance(exc, ReorgDuringStep) or (
-                    isinstance(exc, RpcError) and "not found" in exc.message.lower())
+                    isinstance(exc, RpcError) and await self._chain_moved(exc))
                 if not moved and (self.config.once or
                                   (isinstance(exc, RpcError) and not exc.transient)):
                     raise
@@ -150,6 +152,17 @@ class Ingester:
         if self.progress:
             self.progress(self.stats)
         return self.stats
+
+    async def _chain_moved(self, exc: RpcError) -> bool:
+        """Whether a failed call asked for a block the node no longer has: "not found" (geth,
+        erigon), or any error once the head is below the range being processed (anvil answers
+        a call pinned to a block that a revert removed with -32602 BlockOutOfRangeError)."""
+        if "not found" in exc.message.lower():
+            return True
+        try:
+            return await self.rpc.block_number() < self.stats.target
+        except (RpcError, *TRANSIENT):
+            return False
 
     async def _iteration(self, stop: asyncio.Event | None) -> bool:
         """Check for a reorg and process the next range; True when a --once run is done."""
@@ -235,9 +248,10 @@ class Ingester:
         dropped = cp.rewind(fork)
         for b in dropped:
             for account in b.accounts:
-                cp.pending_accounts[account] = max(cp.pending_accounts.get(account, 0), b.number)
+                cp.pending_accounts[account] = max(cp.pending_accounts.get(account, 0),
+                                                   b.number + 1)
             for asset in b.assets:
-                cp.pending_assets[asset] = max(cp.pending_assets.get(asset, 0), b.number)
+                cp.pending_assets[asset] = max(cp.pending_assets.get(asset, 0), b.number + 1)
         self.stats.reorgs += 1
         self.stats.block = fork
         log.warning("reorg: blocks %d..%d replaced; rewound to %d, %d accounts and %d assets to "
@@ -329,25 +343,34 @@ class Ingester:
                 raise ReorgDuringStep(f"block {n} changed while reading blocks {start}..{step.end}")
             headers[n] = h
         end_hash = str(headers[step.end]["hash"])
-        for account, threshold in list(cp.pending_accounts.items()):
-            if threshold <= step.end:
-                step.reads[account] = (step.end, END_OF_BLOCK, end_hash)
-                del cp.pending_accounts[account]
-        for asset, threshold in list(cp.pending_assets.items()):
-            if threshold <= step.end and asset in market.reserves:
-                step.price_reads.append((asset, step.end, END_OF_BLOCK, end_hash))
-                del cp.pending_assets[asset]
+        accounts = [a for a, threshold in cp.pending_accounts.items() if threshold <= step.end]
+        assets = [a for a, threshold in cp.pending_assets.items()
+                  if threshold <= step.end and a in market.reserves]
+        for account in accounts:
+            step.reads[account] = (step.end, END_OF_BLOCK, end_hash)
+            step.accounts_at[step.end].add(account)
+        for asset in assets:
+            step.price_reads.append((asset, step.end, END_OF_BLOCK, end_hash))
+            step.assets_at[step.end].add(asset)
 
-        await self._publish_prices(step.prices)
-        for asset, block, index, bhash in step.price_reads:
-            ts = float(int(headers[block]["timestamp"], 16))
-            await self._publish_prices(await read_prices(self.rpc, market, [asset], block, bhash,
-                                                         (block, index), ts))
-        requests = [ReadRequest(account, block, bhash, float(int(headers[block]["timestamp"], 16)),
-                                (block, index))
-                    for account, (block, index, bhash) in sorted(step.reads.items())]
-        await self._read_and_publish(requests)
-        await self.sink.flush()
+        try:
+            await self._publish_prices(step.prices)
+            for asset, block, index, bhash in step.price_reads:
+                ts = float(int(headers[block]["timestamp"], 16))
+                await self._publish_prices(await read_prices(self.rpc, market, [asset], block,
+                                                             bhash, (block, index), ts))
+            requests = [ReadRequest(account, block, bhash,
+                                    float(int(headers[block]["timestamp"], 16)), (block, index))
+                        for account, (block, index, bhash) in sorted(step.reads.items())]
+            await self._read_and_publish(requests)
+            await self.sink.flush()
+        except BaseException:
+            self._reread_later(step)
+            raise
+        for account in accounts:
+            del cp.pending_accounts[account]
+        for asset in assets:
+            del cp.pending_assets[asset]
 
         cp.record([RecentBlock(n, str(headers[n]["hash"]), sorted(step.accounts_at.get(n, ())),
                                sorted(step.assets_at.get(n, ()))) for n in window],
@@ -357,6 +380,18 @@ class Ingester:
             save_checkpoint(self.config.checkpoint, cp)
         self.stats.blocks += step.end - start + 1
         self.stats.block = step.end
+
+    def _reread_later(self, step: _Step) -> None:
+        """After a step failed while publishing: re-read everything it touched once the chain
+        passes its end, so nothing it sent from a branch being replaced outlives that branch."""
+        cp = self._checkpoint()
+        for accounts in step.accounts_at.values():
+            for account in accounts:
+                cp.pending_accounts[account] = max(cp.pending_accounts.get(account, 0),
+                                                   step.end + 1)
+        for assets in step.assets_at.values():
+            for asset in assets:
+                cp.pending_assets[asset] = max(cp.pending_assets.get(asset, 0), step.end + 1)
 
     async def _read_and_publish(self, requests: list[ReadRequest]) -> None:
         """Read positions in concurrent chunks and publish each snapshot."""
