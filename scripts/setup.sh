@@ -20,8 +20,8 @@ fi
 
 if [ ! -x node_modules/.bin/anvil ] || [ ! -d node_modules/@aave/core-v3/artifacts ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing anvil, Aave V3 artifacts and solc from npm (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "setup: installing anvil, Aave V3 artifacts and solc from npm"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 if [ "${1:-}" = "--test" ] && ! command -v promtool >/dev/null 2>&1; then
