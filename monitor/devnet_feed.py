@@ -17,6 +17,7 @@ from monitor.chain.artifacts import ArtifactError
 from monitor.chain.devnet import Devnet, DevnetError, start_devnet
 from monitor.chain.ingest_cli import ingest, manifest_names
 from monitor.chain.ingester import IngestConfig
+from monitor.chain.liquidator import Liquidator
 from monitor.chain.price_driver import DriveStep, drive, planned_path
 from monitor.feeds import FeedError, say
 from monitor.scenario.replay import bootstrap_of
@@ -53,15 +54,17 @@ async def devnet_feed(devnet: Devnet, args: argparse.Namespace, url: str,
                                                stop=stop))
         path = await asyncio.to_thread(planned_path, devnet, args.scenario, args.steps,
                                        args.seed)
+        liquidator = Liquidator(devnet) if args.liquidator else None
         say(f"devnet: driving the oracle along {args.scenario}, {len(path)} steps "
-            f"every {args.interval}s")
+            f"every {args.interval}s; liquidator "
+            f"{'on (--no-liquidator to turn it off)' if liquidator else 'off'}")
 
         def report(step: DriveStep) -> None:
             """A progress line per applied step."""
             say(f"devnet: {step.line()}")
 
         driving = asyncio.create_task(
-            asyncio.to_thread(drive, devnet, path, args.interval, report, halt))
+            asyncio.to_thread(drive, devnet, path, args.interval, report, halt, liquidator))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({stopped, ingesting}, return_when=asyncio.FIRST_COMPLETED)
         halt.set()

@@ -15,6 +15,7 @@ from typing import Final
 from monitor.chain.anvil import AnvilError
 from monitor.chain.artifacts import ArtifactError
 from monitor.chain.devnet import start_devnet
+from monitor.chain.liquidator import Liquidator
 from monitor.chain.node_rpc import RpcError, TxFailed
 from monitor.chain.price_driver import drive, planned_path
 from monitor.chain.seeding import SeedError
@@ -54,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "aggregators; an ETH-correlated eMode), seed --accounts positions with "
                     "health factors just above 1, write the manifest that `monitor ingest "
                     "--manifest` reads, then move the oracle prices along --drive one step every "
-                    "--interval seconds. Runs until Ctrl-C.")
+                    "--interval seconds, liquidating the accounts that fall below health "
+                    "factor 1 after each step (unless --no-liquidator). Runs until Ctrl-C.")
     parser.add_argument("--port", type=_positive_int, metavar="N",
                         help="JSON-RPC port on 127.0.0.1 (HTTP and WebSocket; default: a free one)")
     parser.add_argument("--accounts", type=int, default=300, metavar="N",
@@ -71,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="steps of the price path (default 96)")
     parser.add_argument("--interval", type=_non_negative_float, default=2.0, metavar="SECONDS",
                         help="seconds between price steps (default 2)")
+    parser.add_argument("--no-liquidator", dest="liquidator", action="store_false",
+                        help="leave accounts below health factor 1 alone (default: liquidate "
+                             "them after each price step)")
     parser.add_argument("--anvil-log", type=Path, metavar="PATH",
                         help="append anvil's output to PATH (default: discarded)")
     parser.set_defaults(func=run_devnet)
@@ -97,9 +102,11 @@ def run_devnet(args: argparse.Namespace) -> int:
             say(f"manifest: {path.resolve()}")
             if args.drive != NO_DRIVE:
                 steps = planned_path(devnet, args.drive, args.steps, args.seed)
+                liquidator = Liquidator(devnet) if args.liquidator else None
                 say(f"driving prices along {args.drive}: {args.steps} steps every "
-                    f"{args.interval:g}s")
-                drive(devnet, steps, args.interval, lambda step: say(step.line()))
+                    f"{args.interval:g}s; liquidator {'on' if liquidator else 'off'}")
+                drive(devnet, steps, args.interval, lambda step: say(step.line()),
+                      liquidator=liquidator)
                 say(f"{args.drive} done; the chain keeps running")
             say("Ctrl-C to stop")
             threading.Event().wait()

@@ -6,16 +6,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
 
 from monitor.chain.devnet import Devnet
-
-ONE: Final = 10**18  # health factor 1 in wad
+from monitor.chain.liquidator import Liquidator, Sweep, is_underwater
 
 
 @dataclass(frozen=True)
 class DriveStep:
-    """One applied step: its index, the prices set, the head block and who is liquidatable."""
+    """One applied step: its index, the prices set, the head block, who was liquidatable and what
+    the liquidator (if any) did about it."""
 
     index: int
     steps: int
@@ -23,12 +22,14 @@ class DriveStep:
     block: int
     liquidatable: int
     accounts: int
+    sweep: Sweep | None = None
 
     def line(self) -> str:
         """A progress line."""
         prices = " ".join(f"{asset} {price:,.2f}" for asset, price in self.prices.items())
-        return (f"step {self.index + 1}/{self.steps} block {self.block}: {prices}; "
+        text = (f"step {self.index + 1}/{self.steps} block {self.block}: {prices}; "
                 f"liquidatable {self.liquidatable}/{self.accounts}")
+        return text if self.sweep is None else f"{text}; {self.sweep.line()}"
 
 
 def planned_path(devnet: Devnet, name: str, steps: int, seed: int = 0) -> list[dict[str, float]]:
@@ -39,9 +40,11 @@ def planned_path(devnet: Devnet, name: str, steps: int, seed: int = 0) -> list[d
 
 
 def drive(devnet: Devnet, path: list[dict[str, float]], interval: float,
-          report: Callable[[DriveStep], None], stop: threading.Event | None = None) -> int:
-    """Apply each step's prices (only those that change), one step every `interval` seconds;
-    the number of steps applied (fewer when `stop` is set)."""
+          report: Callable[[DriveStep], None], stop: threading.Event | None = None,
+          liquidator: Liquidator | None = None) -> int:
+    """Apply each step's prices (only those that change), one step every `interval` seconds,
+    then let `liquidator` clear the accounts below HF 1; the number of steps applied (fewer
+    when `stop` is set)."""
     stop = stop or threading.Event()
     applied = 0
     for index, prices in enumerate(path):
@@ -52,7 +55,9 @@ def drive(devnet: Devnet, path: list[dict[str, float]], interval: float,
             if round(usd * 1e8) != round(now[asset] * 1e8):
                 devnet.set_price(asset, usd)
         data = devnet.account_data()
-        under = sum(1 for d in data.values() if d.total_debt_base and d.health_factor < ONE)
-        report(DriveStep(index, len(path), prices, devnet.block_number(), under, len(data)))
+        under = sum(1 for d in data.values() if is_underwater(d))
+        sweep = liquidator.sweep(data) if liquidator else None
+        report(DriveStep(index, len(path), prices, devnet.block_number(), under, len(data),
+                         sweep))
         applied += 1
     return applied
