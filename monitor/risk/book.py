@@ -1,17 +1,16 @@
 """The columnar position book: one partition's positions in numpy arrays, so that a price tick
-recomputes every liquidation price through an asset in one vectorised pass (DESIGN
-"Vectorise the math").
+recomputes the liquidation prices through an asset in one vectorised pass (DESIGN "Vectorise
+the math").
 
-Layout: each position is one row; its legs are `width` slots stored column-major (slot j of
-every row is contiguous), collateral legs first, then debt legs, in snapshot order. A slot holds
-the asset code, amount × LT (collateral) or −amount (debt), the collateral amount, the debt
-amount and the collateral bonus. Perp rows reuse slot 0 for their asset, size, entry price,
-margin and maintenance ratio (their lending figures are never read). Rows are kept dense:
-removing a row moves the last row into it (O(1)); arrays double when full. The width grows to
-the most legs any position has held.
+Layout: one row per position (id, protocol, close factor, asset bits, where its legs are); the
+legs live in a LegArena (collateral legs first, then debt legs, in snapshot order; a perp is one
+leg); each asset has an AssetIndex of the rows holding it with their levels through it cached.
+Rows are kept dense: removing a row moves the last row into it; every structure grows by a
+constant factor, so upsert and remove are amortised O(1).
 
-A pass for asset k gathers the rows holding k, then works through them in cache-sized chunks
-with preallocated buffers, reading prices from a per-call table indexed by asset code.
+A level through asset k never depends on k's own price, only on the position and the prices of
+its other assets. A pass for k therefore recomputes only the entries whose position changed or
+one of whose other assets' prices moved since k's last pass, and copies the cache out.
 
 Liquidation prices are summed slot by slot in the scalar functions' order, so they equal
 monitor.risk.valuation's bit for bit; the book always uses the generic formula (for Aave V3
@@ -29,21 +28,22 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from monitor.risk.asset_index import AssetIndex
 from monitor.risk.clusters import ClusterGrid, ClusterMap, aggregate
-from monitor.risk.positions import LendingPosition, PerpPosition, Position
+from monitor.risk.legs import GROWTH, LegArena, LegValues, by_count
+from monitor.risk.level_kernels import CHUNK, LendingKernel, health_factors, perp_levels
+from monitor.risk.positions import PerpPosition, Position
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int32]
-EMPTY: Final = -1
+RowArray = npt.NDArray[np.int32]
 INITIAL_CAPACITY: Final = 1024
-CHUNK: Final = 16384  # rows per vectorised pass: buffers stay in cache
-# slot fields: weighted (amount × LT, or −amount for debt), collateral amount, debt amount, bonus
-WEIGHTED, COLLATERAL, DEBT, BONUS = range(4)
+HIGH_BIT: Final = 63  # assets with codes from 63 up share the last bit of a row's asset bits
 
 
 @dataclass(frozen=True)
 class BookLevels:
-    """Every book position's liquidation through one asset, as parallel arrays in row order.
+    """Every book position's liquidation through one asset, as parallel arrays (one entry per
+    position holding the asset, in the asset index's order).
 
     price is nan and side 0 where the position has no level through the asset (or lacks a
     price, listed in `missing`); side +1 long (sells `quantity` base units as the price falls
@@ -58,11 +58,11 @@ class BookLevels:
     debt_usd: FloatArray
     equity_base_usd: FloatArray
     net_units: FloatArray
-    protocol: IntArray
+    protocol: npt.NDArray[np.int32]
     protocols: tuple[str, ...]
     missing: frozenset[str]
     id_source: npt.NDArray[np.object_] = field(repr=False)
-    rows: npt.NDArray[np.intp] = field(repr=False)
+    rows: RowArray = field(repr=False)
 
     def __len__(self) -> int:
         """Entries (positions holding the asset when it was computed)."""
@@ -75,25 +75,35 @@ class BookLevels:
         return self.id_source[self.rows]
 
 
+def asset_bit(code: int) -> int:
+    """The bit standing for an asset code in a row's asset bits."""
+    return 1 << min(code, HIGH_BIT)
+
+
 class PositionBook:
     """Positions of one partition in columnar arrays, keyed by position id."""
 
     def __init__(self, capacity: int = INITIAL_CAPACITY, width: int = 1) -> None:
+        cap = max(int(capacity), 1)
         self._n = 0
+        self._width = max(int(width), 1)
         self._row: dict[str, int] = {}
         self._positions: list[Position] = []
         self._asset_code: dict[str, int] = {}
         self._asset_names: list[str] = []
         self._protocol_code: dict[str, int] = {}
         self._protocol_names: list[str] = []
-        self._ids = np.empty(capacity, dtype=object)
+        self._indexes: list[AssetIndex] = []
+        self._shared = np.zeros((8, 8), dtype=np.int64)  # positions holding both assets
+        self._ids = np.empty(cap, dtype=object)
         self._ids_shared = False  # a BookLevels may read _ids: copy it before changing it
-        self._perp = np.zeros(capacity, dtype=np.bool_)
-        self._legs = np.zeros(capacity, dtype=np.int16)  # slots in use
-        self._protocol = np.zeros(capacity, dtype=np.int32)
-        self._close = np.zeros(capacity)
-        self._asset = np.full((width, capacity), EMPTY, dtype=np.int32)
-        self._slots = np.zeros((4, width, capacity))
+        self._perp = np.zeros(cap, dtype=np.bool_)
+        self._protocol = np.zeros(cap, dtype=np.int32)
+        self._close = np.zeros(cap)
+        self._held = np.zeros(cap, dtype=np.uint64)  # asset bits
+        self._start = np.zeros(cap, dtype=np.int64)  # first leg in the arena
+        self._count = np.zeros(cap, dtype=np.int32)  # legs
+        self._legs = LegArena(cap * self._width)
 
     @classmethod
     def from_positions(cls, positions: Iterable[Position]) -> PositionBook:
@@ -113,8 +123,8 @@ class PositionBook:
 
     @property
     def width(self) -> int:
-        """Leg slots per row (the most legs any position has had)."""
-        return int(self._asset.shape[0])
+        """The most legs any position has had."""
+        return self._width
 
     def get(self, position_id: str) -> Position | None:
         """The position with this id, or None."""
@@ -123,25 +133,31 @@ class PositionBook:
 
     def assets(self) -> frozenset[str]:
         """Every asset some held position touches."""
-        held = np.unique(self._asset[:, : self._n])
-        return frozenset(self._asset_names[c] for c in held.tolist() if c != EMPTY)
+        return frozenset(name for name, index in zip(self._asset_names, self._indexes,
+                                                     strict=True) if index.size)
 
     def ids(self) -> npt.NDArray[np.object_]:
-        """Position ids in row order (the order of health_factors and BookLevels)."""
+        """Position ids in row order (the order of health_factors)."""
         return self._ids[: self._n].copy()
 
     def nbytes(self) -> int:
         """Bytes held by the numpy arrays (capacity included)."""
-        arrays = (self._ids, self._perp, self._legs, self._protocol, self._close, self._asset,
-                  self._slots)
-        return sum(int(a.nbytes) for a in arrays)
+        rows = (self._ids, self._perp, self._protocol, self._close, self._held, self._start,
+                self._count, self._shared)
+        return (sum(int(a.nbytes) for a in rows) + self._legs.nbytes()
+                + sum(index.nbytes() for index in self._indexes))
 
     def _code(self, asset: str) -> int:
-        """The asset's code, allocating one on first sight."""
+        """The asset's code, allocating one (and its index) on first sight."""
         code = self._asset_code.get(asset)
         if code is None:
             code = self._asset_code[asset] = len(self._asset_names)
             self._asset_names.append(asset)
+            self._indexes.append(AssetIndex())
+            if code == self._shared.shape[0]:
+                shared = np.zeros((2 * code, 2 * code), dtype=np.int64)
+                shared[:code, :code] = self._shared
+                self._shared = shared
         return code
 
     def _protocol_of(self, protocol: str) -> int:
@@ -152,27 +168,33 @@ class PositionBook:
             self._protocol_names.append(protocol)
         return code
 
-    def _grow(self, capacity: int, width: int) -> None:
-        """Reallocate every array to at least `capacity` rows and `width` slots."""
-        old_cap, old_width = self._close.size, self.width
-        cap, wide = max(capacity, old_cap), max(width, old_width)
+    def _legs_of(self, position: Position) -> list[LegValues]:
+        """Arena legs of a position: collateral legs, then debt legs; a perp is one leg."""
+        if isinstance(position, PerpPosition):
+            return [(self._code(position.asset), position.size, position.entry_price,
+                     position.margin, position.maintenance_margin_ratio)]
+        code = self._code
+        return [*((code(leg.asset), leg.amount * leg.liquidation_threshold, leg.amount, 0.0,
+                   leg.liquidation_bonus) for leg in position.collateral),
+                *((code(leg.asset), -leg.amount, 0.0, leg.amount, 0.0)
+                  for leg in position.debt)]
+
+    def _grow(self, capacity: int) -> None:
+        """Reallocate the row arrays to `capacity` rows."""
         n = self._n
 
         def rows(a: npt.NDArray[Any], fill: Any) -> npt.NDArray[Any]:
-            grown = np.full(cap, fill, dtype=a.dtype)
+            grown = np.full(capacity, fill, dtype=a.dtype)
             grown[:n] = a[:n]
             return grown
 
         self._ids = rows(self._ids, None)
         self._perp = rows(self._perp, False)
-        self._legs = rows(self._legs, 0)
         self._protocol = rows(self._protocol, 0)
         self._close = rows(self._close, 0.0)
-        asset = np.full((wide, cap), EMPTY, dtype=np.int32)
-        asset[:old_width, :n] = self._asset[:, :n]
-        slots = np.zeros((4, wide, cap))
-        slots[:, :old_width, :n] = self._slots[:, :, :n]
-        self._asset, self._slots = asset, slots
+        self._held = rows(self._held, 0)
+        self._start = rows(self._start, 0)
+        self._count = rows(self._count, 0)
 
     def _own_ids(self) -> None:
         """Copy the id column if a BookLevels still reads it (copy on write)."""
@@ -183,57 +205,73 @@ class PositionBook:
     def upsert(self, position: Position) -> None:
         """Add the position, or replace the one with its id (amortised O(1))."""
         pid = position.position_id
-        legs = 1 if isinstance(position, PerpPosition) else (
-            len(position.collateral) + len(position.debt))
+        legs = self._legs_of(position)
         row = self._row.get(pid)
         if row is None:
-            if self._n == self._close.size or legs > self.width:
-                self._grow(2 * self._close.size if self._n == self._close.size else 0, legs)
+            if self._n == self._ids.size:
+                self._grow(int(GROWTH * self._n) + 1)
             self._own_ids()
             row = self._n
             self._n += 1
             self._row[pid] = row
             self._ids[row] = pid
             self._positions.append(position)
+            self._count[row] = 0
+            start = self._legs.allocate(len(legs), self._start[:row + 1],
+                                        self._count[:row + 1])
         else:
-            if legs > self.width:
-                self._grow(0, legs)
             self._positions[row] = position
-        self._write(row, position)
-
-    def _write(self, row: int, position: Position) -> None:
-        """Fill a row's columns from a position."""
+            self._unlink(row)
+            start = int(self._start[row])
+            if len(legs) != self._count[row]:
+                self._legs.release(int(self._count[row]))
+                self._count[row] = 0
+                start = self._legs.allocate(len(legs), self._start[:self._n],
+                                            self._count[:self._n])
+        self._legs.write(start, legs)
+        self._start[row] = start
+        self._count[row] = len(legs)
+        self._perp[row] = isinstance(position, PerpPosition)
         self._protocol[row] = self._protocol_of(position.protocol)
-        width = self.width
-        codes = [EMPTY] * width
-        fields = [[0.0] * width for _ in range(4)]
-        if isinstance(position, PerpPosition):
-            self._perp[row] = True
-            self._close[row] = 1.0
-            codes[0] = self._code(position.asset)
-            for field, value in enumerate((position.size, position.entry_price,
-                                           position.margin, position.maintenance_margin_ratio)):
-                fields[field][0] = value
-        else:
-            self._perp[row] = False
-            self._close[row] = position.close_factor
-            self._write_lending(position, codes, fields)
-        self._asset[:, row] = codes
-        self._legs[row] = sum(c != EMPTY for c in codes)
-        self._slots[:, :, row] = fields
+        self._close[row] = 1.0 if isinstance(position, PerpPosition) else position.close_factor
+        self._width = max(self._width, len(legs))
+        self._link(row, [leg[0] for leg in legs])
 
-    def _write_lending(self, position: LendingPosition, codes: list[int],
-                       fields: list[list[float]]) -> None:
-        """Slot values of a lending position: collateral legs, then debt legs."""
-        for j, leg in enumerate(position.collateral):
-            codes[j] = self._code(leg.asset)
-            fields[WEIGHTED][j] = leg.amount * leg.liquidation_threshold
-            fields[COLLATERAL][j] = leg.amount
-            fields[BONUS][j] = leg.liquidation_bonus
-        for j, dleg in enumerate(position.debt, start=len(position.collateral)):
-            codes[j] = self._code(dleg.asset)
-            fields[WEIGHTED][j] = -dleg.amount
-            fields[DEBT][j] = dleg.amount
+    def _link(self, row: int, codes: list[int]) -> None:
+        """Give the row an entry in the index of each asset it holds (stale until a pass)."""
+        entries: dict[int, int] = {}
+        for code in codes:
+            if code not in entries:
+                entries[code] = self._indexes[code].add(row)
+        start = int(self._start[row])
+        self._legs.entry[start:start + len(codes)] = [entries[c] for c in codes]
+        bits = 0
+        for a in entries:
+            bits |= asset_bit(a)
+            for b in entries:
+                self._shared[a, b] += 1
+        self._held[row] = bits
+
+    def _entries(self, row: int) -> dict[int, int]:
+        """{asset code: entry in its index} of a row."""
+        start = int(self._start[row])
+        stop = start + int(self._count[row])
+        return dict(zip(self._legs.code[start:stop].tolist(),
+                        self._legs.entry[start:stop].tolist(), strict=True))
+
+    def _unlink(self, row: int) -> None:
+        """Drop the row's entries from the asset indexes."""
+        entries = self._entries(row)
+        for code, entry in entries.items():
+            moved = self._indexes[code].discard(entry)
+            if moved >= 0:
+                start = int(self._start[moved])
+                stop = start + int(self._count[moved])
+                slots = self._legs.entry[start:stop]
+                slots[self._legs.code[start:stop] == code] = entry
+        for a in entries:
+            for b in entries:
+                self._shared[a, b] -= 1
 
     def remove(self, position_id: str) -> bool:
         """Remove the position with this id (the last row moves into its place); True if held."""
@@ -241,203 +279,104 @@ class PositionBook:
         if row is None:
             return False
         self._own_ids()
+        self._unlink(row)
+        self._legs.release(int(self._count[row]))
         last = self._n - 1
         if row != last:
             moved = self._ids[last]
             self._row[moved] = row
             self._ids[row] = moved
             self._positions[row] = self._positions[last]
-            for a in (self._perp, self._legs, self._protocol, self._close):
+            for a in (self._perp, self._protocol, self._close, self._held, self._start,
+                      self._count):
                 a[row] = a[last]
-            self._asset[:, row] = self._asset[:, last]
-            self._slots[:, :, row] = self._slots[:, :, last]
+            for code, entry in self._entries(row).items():
+                self._indexes[code].rows[entry] = row
         self._ids[last] = None
+        self._count[last] = 0
         self._positions.pop()
         self._n = last
         return True
 
     def _price_table(self, prices: Mapping[str, float]) -> FloatArray:
-        """Price by asset code (nan when unknown), plus a trailing 0.0 that empty slots
-        (code -1) read."""
+        """Price by asset code (nan when unknown), plus a trailing 0.0 that the empty code
+        (-1) reads."""
         return np.array([*(prices.get(name, math.nan) for name in self._asset_names), 0.0])
 
     def health_factors(self, prices: Mapping[str, float]) -> FloatArray:
         """Generic health factor of every row, in ids() order (inf without debt, nan with a
         price missing)."""
-        table = self._price_table(prices)
         n = self._n
-        weighted = np.zeros(n)
-        debt = np.zeros(n)
-        for j in range(self.width):
-            px = table.take(self._asset[j, :n], mode="wrap")
-            weighted += np.maximum(self._slots[WEIGHTED, j, :n], 0.0) * px
-            debt += self._slots[DEBT, j, :n] * px
-        with np.errstate(all="ignore"):
-            hf = np.where(debt > 0, weighted / debt, np.where(np.isnan(debt), np.nan, np.inf))
-        perps = np.flatnonzero(self._perp[:n])
-        if perps.size:
-            size, entry, margin, ratio = self._slots[:, 0, perps]
-            p = table.take(self._asset[0, perps], mode="wrap")
-            maintenance = ratio * np.abs(size) * p
-            with np.errstate(all="ignore"):
-                hf[perps] = np.where(maintenance > 0,
-                                     (margin + size * (p - entry)) / maintenance, np.inf)
-        return hf
+        return health_factors(self._legs, self._start[:n], self._count[:n], self._perp[:n],
+                              self._price_table(prices))
 
-    def _rows_holding(self, code: int) -> npt.NDArray[np.intp]:
-        """Rows with a slot in asset `code`."""
-        n = self._n
-        held = np.zeros(n, dtype=np.bool_)
-        hit = np.empty(n, dtype=np.bool_)
-        for j in range(self.width):
-            held |= np.equal(self._asset[j, :n], code, out=hit)
-        return np.flatnonzero(held)
+    def _moved_bits(self, code: int, index: AssetIndex, table: FloatArray) -> int:
+        """Asset bits of the assets sharing a position with `code` whose price differs from
+        the one the index was last brought up to date with (nan equal to nan)."""
+        known = max(index.stamp.size - 1, 0)  # assets coded after the stamp: rows are stale
+        old, new = index.stamp[:known], table[:known]
+        with np.errstate(invalid="ignore"):
+            moved = ~((old == new) | (np.isnan(old) & np.isnan(new)))
+        moved &= self._shared[code, :known] > 0
+        if code < known:
+            moved[code] = False
+        bits = 0
+        for other in np.flatnonzero(moved).tolist():
+            bits |= asset_bit(other)
+        return bits
+
+    def _refresh(self, code: int, index: AssetIndex, table: FloatArray) -> None:
+        """Bring the index's cached levels up to date with `table`."""
+        index.mark_moved(self._held, self._moved_bits(code, index, table))
+        stale = np.flatnonzero(index.stale[: index.size])
+        index.stamp = table
+        if not stale.size:
+            return
+        rows = index.rows[stale]
+        perp = self._perp[rows]
+        lending = np.flatnonzero(~perp)
+        other = table.copy()
+        other[code] = 0.0
+        is_k = np.zeros(table.size)
+        is_k[code] = 1.0
+        kernel = LendingKernel(other, is_k, min(CHUNK, lending.size))
+        for count, group in by_count(self._count[rows[lending]]):
+            chosen = lending[group]
+            for lo in range(0, chosen.size, CHUNK):
+                part = chosen[lo:lo + CHUNK]
+                held = rows[part]
+                out, side = kernel.run(self._legs, self._start[held], count, self._close[held])
+                index.values[:, stale[part]] = out
+                index.side[stale[part]] = side
+        perps = np.flatnonzero(perp)
+        if perps.size:
+            out, side = perp_levels(self._legs.values.take(self._start[rows[perps]], axis=1))
+            index.values[:, stale[perps]] = out
+            index.side[stale[perps]] = side
+        index.stale[stale] = False
 
     def liquidation_prices(self, asset: str, prices: Mapping[str, float]) -> BookLevels:
         """The liquidation through `asset` (other prices fixed) of every position holding it,
         in one vectorised pass; positions lacking another asset's price get none."""
-        code = self._asset_code.get(asset)
-        rows = self._rows_holding(code) if code is not None else np.zeros(0, dtype=np.intp)
         table = self._price_table(prices)
-        other = table.copy()
+        code = self._asset_code.get(asset)
+        index = AssetIndex(0) if code is None else self._indexes[code]
         if code is not None:
-            other[code] = 0.0
-        is_k = np.zeros(table.size)
-        if code is not None:
-            is_k[code] = 1.0
-        # gather in row order (memory-friendly), then put the widest rows first so that the
-        # chunks of narrow rows skip their empty slots
-        order = np.argsort(-self._legs[rows], kind="stable")
-        gathered = np.empty((4, self.width, rows.size))
-        slots = np.empty_like(gathered)
-        for f in range(4):
-            for j in range(self.width):
-                self._slots[f, j].take(rows, out=gathered[f, j])
-                gathered[f, j].take(order, out=slots[f, j])
-        rows = rows[order]
-        legs = self._legs[rows]
-        assets = self._asset[:, rows]
-        close = self._close[rows]
-        levels = _Levels.empty(rows.size)
-        scratch = _Scratch(min(rows.size, CHUNK), other, is_k)
-        for start in range(0, rows.size, CHUNK):
-            part = slice(start, min(rows.size, start + CHUNK))
-            used = int(legs[start]) if rows.size else 0
-            scratch.lending_chunk(assets[:used, part], slots[:, :used, part], close[part],
-                                  levels.chunk(part))
-        perps = np.flatnonzero(self._perp[rows])
-        if perps.size:
-            levels.set_perps(perps, slots[:, 0, perps])
-        unknown = [c for c in np.flatnonzero(np.isnan(table)).tolist() if c != code]
-        lacking = assets[:, np.isnan(levels.price)]
-        missing = frozenset(self._asset_names[c] for c in unknown if (lacking == c).any())
+            self._refresh(code, index, table)
+        m = index.size
+        rows = index.rows[:m].copy()
+        price, quantity, debt_usd, equity, net = index.values[:, :m].copy()
+        with np.errstate(invalid="ignore"):
+            value_usd = quantity * price
+        unknown = np.flatnonzero(np.isnan(table)).tolist()
+        missing = frozenset(self._asset_names[u] for u in unknown
+                            if code is not None and u != code and self._shared[code, u] > 0)
         self._ids_shared = True
-        return BookLevels(asset, levels.price, levels.side, levels.quantity, levels.value_usd,
-                          levels.debt_usd, levels.equity_base, levels.net_units,
-                          self._protocol[rows], tuple(self._protocol_names), missing,
-                          self._ids, rows)
+        return BookLevels(asset, price, index.side[:m].copy(), quantity, value_usd, debt_usd,
+                          equity, net, self._protocol.take(rows), tuple(self._protocol_names),
+                          missing, self._ids, rows)
 
     def clusters(self, asset: str, prices: Mapping[str, float],
                  grid: ClusterGrid | None = None) -> ClusterMap:
         """The asset's liquidation clusters over this book's positions."""
         return aggregate(asset, grid or ClusterGrid(), self.liquidation_prices(asset, prices))
-
-
-class _Scratch:
-    """Chunk-sized buffers for the lending pass: the work stays in cache and allocates little."""
-
-    def __init__(self, size: int, other_prices: FloatArray, k_indicator: FloatArray) -> None:
-        self.other_prices, self.k_indicator = other_prices, k_indicator
-        (self.other_px, self.is_k, self.tmp, self.value, self.s_other, self.s_k, self.v_other,
-         self.d_other, self.b_other, self.c_k, self.d_k, self.b_k) = np.zeros((12, size))
-
-    def lending_chunk(self, assets: IntArray, slots: FloatArray, close: FloatArray,
-                      out: _Levels) -> None:
-        """Generic lending levels of a chunk of rows: slot sums in slot order, then the formula.
-
-        other_px is the slot's price with asset k (and empty slots) at 0; is_k is 1.0 in k's
-        slots. Adding a zero leaves a float sum unchanged, so s_other equals the scalar sum."""
-        m = assets.shape[1]
-        other_px, is_k, tmp, value = (self.other_px[:m], self.is_k[:m], self.tmp[:m],
-                                      self.value[:m])
-        sums = (self.s_other[:m], self.s_k[:m], self.v_other[:m], self.d_other[:m],
-                self.b_other[:m], self.c_k[:m], self.d_k[:m], self.b_k[:m])
-        for acc in sums:
-            acc.fill(0.0)
-        s_other, s_k, v_other, d_other, b_other, c_k, d_k, b_k = sums
-        for j in range(assets.shape[0]):
-            self.other_prices.take(assets[j], out=other_px, mode="wrap")
-            self.k_indicator.take(assets[j], out=is_k, mode="wrap")
-            weighted, collateral, debt, bonus = slots[:, j]
-            s_other += np.multiply(weighted, other_px, out=tmp)
-            s_k += np.multiply(weighted, is_k, out=tmp)
-            v_other += np.multiply(collateral, other_px, out=value)
-            b_other += np.multiply(value, bonus, out=tmp)
-            d_other += np.multiply(debt, other_px, out=tmp)
-            c_k += np.multiply(collateral, is_k, out=value)
-            b_k += np.multiply(value, bonus, out=tmp)
-            d_k += np.multiply(debt, is_k, out=tmp)
-        out.assign_lending(s_other, s_k, v_other, d_other, b_other, c_k, d_k, b_k, close)
-
-
-@dataclass
-class _Levels:
-    """Per-row level arrays while they are being assembled."""
-
-    price: FloatArray
-    side: npt.NDArray[np.int8]
-    quantity: FloatArray
-    value_usd: FloatArray
-    debt_usd: FloatArray
-    equity_base: FloatArray
-    net_units: FloatArray
-
-    @classmethod
-    def empty(cls, n: int) -> _Levels:
-        """Uninitialised arrays for n rows."""
-        return cls(np.empty(n), np.empty(n, dtype=np.int8), np.empty(n), np.empty(n),
-                   np.empty(n), np.empty(n), np.empty(n))
-
-    def chunk(self, rows: slice) -> _Levels:
-        """Views of a range of rows."""
-        return _Levels(self.price[rows], self.side[rows], self.quantity[rows],
-                       self.value_usd[rows], self.debt_usd[rows], self.equity_base[rows],
-                       self.net_units[rows])
-
-    def assign_lending(self, s_other: FloatArray, s_k: FloatArray, v_other: FloatArray,
-                       d_other: FloatArray, b_other: FloatArray, c_k: FloatArray,
-                       d_k: FloatArray, b_k: FloatArray, close: FloatArray) -> None:
-        """The generic lending formula (as valuation._lending_level) from the slot sums."""
-        with np.errstate(all="ignore"):
-            price = np.divide(np.negative(s_other, out=self.price), s_k, out=self.price)
-            valid = (s_k != 0) & (price > 0) & np.isfinite(price)
-            collateral = v_other + c_k * price
-            repaid = np.multiply(close, d_other + d_k * price, out=self.debt_usd)
-            seized = np.minimum(repaid * (collateral + b_other + b_k * price) / collateral,
-                                collateral)
-            long = s_k > 0
-            np.copyto(self.quantity, close * d_k)
-            np.copyto(self.quantity, seized * c_k / collateral, where=long)
-        with np.errstate(all="ignore"):
-            np.multiply(self.quantity, price, out=self.value_usd)
-        np.subtract(v_other, d_other, out=self.equity_base)
-        np.subtract(c_k, d_k, out=self.net_units)
-        self.side[:] = np.where(long, 1, -1) * valid
-        price[~valid] = np.nan
-
-    def set_perps(self, rows: npt.NDArray[np.intp], slot0: FloatArray) -> None:
-        """Overwrite perp rows with the isolated-margin formula (as valuation._perp_level)."""
-        size, entry, margin, ratio = slot0
-        qty = -size
-        with np.errstate(all="ignore"):
-            price = np.where(size > 0, (size * entry - margin) / (size * (1.0 - ratio)),
-                             (margin + qty * entry) / (qty * (1.0 + ratio)))
-        valid = (size != 0) & (price > 0) & np.isfinite(price)
-        long = size > 0
-        self.price[rows] = np.where(valid, price, np.nan)
-        self.side[rows] = np.where(valid, np.where(long, 1, -1), 0)
-        self.quantity[rows] = np.abs(size)
-        self.value_usd[rows] = np.abs(size) * price
-        self.debt_usd[rows] = np.where(long, size * entry - margin, qty * price)
-        self.equity_base[rows] = np.where(long, margin - size * entry, margin + qty * entry)
-        self.net_units[rows] = size
