@@ -10,7 +10,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ TOPIC_EXISTS: Final = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 WORKER_READY_TIMEOUT_S: Final = 60.0
 WORKER_STOP_TIMEOUT_S: Final = 20.0
 FEEDS: Final = ("devnet", "scenario")
+DEVNET_MODEL: Final = "devnet_config.toml"  # market depth scaled to the devnet's seeded book
 
 
 class RunError(RuntimeError):
@@ -107,6 +109,23 @@ async def worker_for(settings: Settings, log_dir: Path,
         say(f"worker stopped ({process.returncode})")
 
 
+@contextlib.contextmanager
+def model_file(args: argparse.Namespace) -> Iterator[Path | None]:
+    """The worker's model file: --config, else MONITOR_CONFIG (None here: load_settings reads
+    it), else for the devnet feed the shipped devnet model, whose depths fit its small book."""
+    if args.config is not None or os.environ.get("MONITOR_CONFIG"):
+        say(f"model: {args.config or os.environ['MONITOR_CONFIG']}")
+        yield args.config
+    elif args.feed != "devnet":
+        say("model: the default (mainnet market depth; --config to change)")
+        yield None
+    else:
+        with resources.as_file(resources.files("monitor").joinpath(DEVNET_MODEL)) as path:
+            say(f"model: {path} (market depth scaled to the devnet's seeded book; --config or "
+                "MONITOR_CONFIG to change)")
+            yield path
+
+
 def _tail(path: Path, lines: int = 20) -> str:
     """The last lines of a log file, for error messages."""
     with contextlib.suppress(OSError):
@@ -121,8 +140,10 @@ async def _exited(process: subprocess.Popen[bytes]) -> int:
     return process.returncode
 
 
-async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path) -> int:
-    """Start broker, topics, feed and worker; wait for a signal; stop them in reverse order."""
+async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path,
+                    model: Path | None) -> int:
+    """Start broker, topics, feed and worker (its model file `model`, None for the default);
+    wait for a signal; stop them in reverse order."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -131,7 +152,7 @@ async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path) -> 
         overrides: dict[str, object] = {"broker": url, "web_port": args.web_port}
         if "MONITOR_DATA_DIR" not in os.environ:
             overrides["data_dir"] = data_dir
-        settings = load_settings(args.config).with_overrides(**overrides)
+        settings = load_settings(model).with_overrides(**overrides)
         await ensure_topics(bootstrap_of(url), (POSITIONS_TOPIC, PRICES_TOPIC),
                             settings.partitions)
         async with start_feed(args, url, stop, log_dir) as feed, \
@@ -155,11 +176,11 @@ async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path) -> 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `monitor run`."""
-    with tempfile.TemporaryDirectory(prefix="monitor-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="monitor-run-") as tmp, model_file(args) as model:
         log_dir = args.log_dir or Path(tmp)
         log_dir.mkdir(parents=True, exist_ok=True)
         try:
-            return asyncio.run(run_stack(args, log_dir, Path(tmp) / "data"))
+            return asyncio.run(run_stack(args, log_dir, Path(tmp) / "data", model))
         except (RunError, FeedError, ConfigError, KafkaError) as exc:
             print(f"monitor run: {exc}", file=sys.stderr, flush=True)
             return 1
@@ -184,7 +205,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="devnet accounts to seed with Aave positions (default 300)")
     parser.add_argument("--web-port", type=int, default=DEFAULT_WEB_PORT,
                         help=f"worker web view port (default {DEFAULT_WEB_PORT})")
-    parser.add_argument("--config", type=Path, help="TOML model file for the worker")
+    parser.add_argument("--config", type=Path,
+                        help="TOML model file for the worker (default: MONITOR_CONFIG, else "
+                             "monitor/devnet_config.toml for --feed devnet, the mainnet "
+                             "default_config.toml for --feed scenario)")
+    parser.add_argument("--no-liquidator", dest="liquidator", action="store_false",
+                        help="devnet feed: leave accounts below health factor 1 alone "
+                             "(default: liquidate them after each price step)")
     parser.add_argument("--log-dir", type=Path,
                         help="keep broker, worker and devnet logs here (default: a temp dir)")
     add_scenario_arguments(parser)

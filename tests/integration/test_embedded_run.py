@@ -1,4 +1,6 @@
-"""`monitor run` as a user starts it: serves clusters and cascades, stops cleanly on SIGTERM."""
+"""`monitor run` as a user starts it: serves clusters and cascades (on the devnet, with its own
+model's cascade triggers while its liquidator clears underwater accounts), stops cleanly on
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -39,9 +41,16 @@ def assets_of(clusters: Any) -> list[str]:
     return [entry["asset"] for entry in clusters.get("assets", [])]
 
 
+def down_trigger(base: str, asset: str) -> float | None:
+    """The down-side cascade trigger price served for `asset`, None while there is none."""
+    cascade = get_json(f"{base}/cascades/{asset}/")
+    return cascade["down"]["trigger_price"] if cascade else None
+
+
 @pytest.fixture
 def monitor_run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, str]]:
-    """`monitor run` with the arguments of the test's parameter, as a child process."""
+    """`monitor run` with the arguments of the test's parameter, as a child process; its output
+    goes to tmp_path/run.log."""
     port = free_port()
     log = (tmp_path / "run.log").open("wb")
     cmd = [sys.executable, "-m", "monitor", "run", "--web-port", str(port),
@@ -58,13 +67,15 @@ def monitor_run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
         print((tmp_path / "run.log").read_text(errors="replace"))
 
 
-@pytest.mark.parametrize("monitor_run", [
-    ["--feed", "scenario", "--positions", "3000", "--steps", "60", "--interval", "0.5"],
-    ["--accounts", "100", "--steps", "60", "--interval", "0.5"],
-], indirect=True, ids=["scenario", "devnet-default"])
+@pytest.mark.parametrize(("monitor_run", "trigger_asset"), [
+    (["--feed", "scenario", "--positions", "3000", "--steps", "60", "--interval", "0.5"], None),
+    (["--accounts", "100", "--steps", "60", "--interval", "0.5"], "WETH"),
+], indirect=["monitor_run"], ids=["scenario", "devnet-default"])
 def test_run_serves_clusters_and_cascades_then_stops_cleanly(
-        monitor_run: tuple[subprocess.Popen[bytes], str]) -> None:
+        monitor_run: tuple[subprocess.Popen[bytes], str], trigger_asset: str | None,
+        tmp_path: Path) -> None:
     process, base = monitor_run
+    started = time.monotonic()
     deadline = time.monotonic() + DEADLINE_S
     assets: list[str] = []
     levels: Any = None
@@ -83,6 +94,17 @@ def test_run_serves_clusters_and_cascades_then_stops_cleanly(
     assert cascade, f"no cascade projection for {assets[0]}"
     assert cascade["asset"] == assets[0] and cascade["price"] > 0
     assert {"down", "up"} <= set(cascade)
+    if trigger_asset is not None:  # the devnet model's depth fits its book: a cascade trigger
+        trigger = down_trigger(base, trigger_asset)
+        while trigger is None and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.5)
+            trigger = down_trigger(base, trigger_asset)
+        print(f"first {trigger_asset} down trigger {trigger} after "
+              f"{time.monotonic() - started:.1f}s")
+        assert trigger is not None, f"no {trigger_asset} down trigger"
+        output = (tmp_path / "run.log").read_text(errors="replace")
+        assert "devnet_config.toml" in output
+        assert "liquidator on" in output
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=40) == 0
 
