@@ -54,7 +54,7 @@ async def devnet_feed(devnet: Devnet, args: argparse.Namespace, url: str,
                                                stop=stop))
         path = await asyncio.to_thread(planned_path, devnet, args.scenario, args.steps,
                                        args.seed)
-        liquidator = Liquidator(devnet) if args.liquidator else None
+        liquidator = Liquidator(devnet, halt) if args.liquidator else None
         say(f"devnet: driving the oracle along {args.scenario}, {len(path)} steps "
             f"every {args.interval}s; liquidator "
             f"{'on (--no-liquidator to turn it off)' if liquidator else 'off'}")

@@ -5,6 +5,7 @@ underwater positions shrink instead of sitting in "liquidatable now" forever."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -55,10 +56,12 @@ class Leg:
 
 
 class Liquidator:
-    """Liquidates the devnet's underwater accounts through Devnet.liquidate, largest pair first."""
+    """Liquidates the devnet's underwater accounts through Devnet.liquidate, largest pair first;
+    a sweep ends early once `stop` is set, so shutting down never waits on a long sweep."""
 
-    def __init__(self, devnet: Devnet) -> None:
+    def __init__(self, devnet: Devnet, stop: threading.Event | None = None) -> None:
         self.devnet = devnet
+        self.stop = stop or threading.Event()
 
     def sweep(self, data: Mapping[str, AccountData] | None = None) -> Sweep:
         """Liquidate until no account with collateral is below HF 1 (or MAX_ROUNDS per account);
@@ -68,12 +71,14 @@ class Liquidator:
         done = Sweep(underwater=len(underwater))
         first, failed = list(underwater), set[str]()
         for _ in range(MAX_ROUNDS):
-            if not underwater:
+            if not underwater or self.stop.is_set():
                 break
             prices = self.devnet.prices()
             legs = self._legs(list(underwater), prices)
             pairs = {a: pair for a, pair in ((a, _pair(legs[a])) for a in underwater) if pair}
             for account, (collateral, debt) in pairs.items():
+                if self.stop.is_set():
+                    break
                 self._liquidate(account, underwater[account], collateral, debt, prices, done,
                                 failed)
             retry = [a for a in pairs if a not in failed]

@@ -4,7 +4,8 @@ refused liquidation (a stale view of an account) is counted, not fatal."""
 
 from __future__ import annotations
 
-from typing import Final
+import threading
+from typing import Any, Final
 
 import pytest
 
@@ -22,13 +23,13 @@ LIQUIDATION_CALL: Final = event_spec(
     "address liquidator, bool receiveAToken)")
 
 
-def liquidated_users(devnet: Devnet, from_block: int) -> list[str]:
-    """The user of every LiquidationCall the pool emitted since `from_block`."""
+def liquidations(devnet: Devnet, from_block: int) -> list[dict[str, Any]]:
+    """The arguments of every LiquidationCall the pool emitted since `from_block`, in order."""
     logs = devnet.rpc.call("eth_getLogs", {"address": devnet.deployment.pool,
                                            "fromBlock": hex(from_block), "toBlock": "latest",
                                            "topics": [LIQUIDATION_CALL.topic0]})
     decoded = [decode_log(entry) for entry in logs]
-    return [d.args["user"] for d in decoded if d is not None]
+    return [d.args for d in decoded if d is not None]
 
 
 def drop_prices(devnet: Devnet) -> None:
@@ -44,12 +45,18 @@ def test_sweep_liquidates_every_account_below_one_and_nobody_else(clean_devnet: 
     under = {a for a, d in before.items() if is_underwater(d)}
     assert len(under) >= 10
     assert any(before[a].health_factor <= 0.95 * WAD for a in under)  # full close factor too
+    symbol = {a.address: name for name, a in devnet.deployment.assets.items()}
+    debts = {(a, name): devnet.debt_of(a, name) for a in under for name in symbol.values()}
 
     sweep = Liquidator(devnet).sweep(before)
 
     after = devnet.account_data()
-    users = liquidated_users(devnet, start)
+    events = liquidations(devnet, start)
+    users = [e["user"] for e in events]
     assert set(users) <= under, "a healthy account was liquidated"
+    for user in {e["user"] for e in events if before[e["user"]].health_factor > 0.95 * WAD}:
+        first = next(e for e in events if e["user"] == user)  # above HF 0.95: half at most
+        assert first["debtToCover"] <= debts[user, symbol[first["debtAsset"]]] // 2 + 1
     assert sweep.underwater == len(under)
     assert sweep.liquidations == len(users) >= len(under)
     assert sweep.reverts == 0
@@ -77,3 +84,16 @@ def test_a_refused_liquidation_is_counted_and_the_sweep_goes_on(clean_devnet: De
     assert devnet.user_account_data(healthy).health_factor > WAD
     assert not [a for a, d in devnet.account_data().items()
                 if is_underwater(d) and d.total_collateral_base]
+
+
+def test_a_stopped_liquidator_leaves_the_chain_alone(clean_devnet: Devnet) -> None:
+    devnet = clean_devnet
+    drop_prices(devnet)
+    head = devnet.block_number()
+    stop = threading.Event()
+    stop.set()
+
+    sweep = Liquidator(devnet, stop).sweep()
+
+    assert sweep.underwater > 0 and sweep.liquidations == 0
+    assert devnet.block_number() == head
