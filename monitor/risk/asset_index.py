@@ -61,6 +61,15 @@ class AssetIndex:
         self.size += 1
         return entry
 
+    def append(self, rows: npt.NDArray[np.int64]) -> int:
+        """Stale entries for many rows (room for exactly them); the first one's index."""
+        first = self.size
+        self.reserve(first + rows.size)
+        self.rows[first:first + rows.size] = rows
+        self.stale[first:first + rows.size] = True
+        self.size += rows.size
+        return first
+
     def discard(self, entry: int) -> int:
         """Remove an entry; the last entry moves into its place: returns that entry's row, or
         -1 when the removed entry was the last."""

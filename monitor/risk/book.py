@@ -19,6 +19,7 @@ positions its gap to the pool's own arithmetic is documented in monitor.risk.val
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ import numpy.typing as npt
 
 from monitor.risk.asset_index import AssetIndex
 from monitor.risk.clusters import ClusterGrid, ClusterMap, aggregate
-from monitor.risk.legs import GROWTH, LegArena, LegValues, by_count
+from monitor.risk.legs import GROWTH, LegArena, LegValues, by_count, distinct_pairs
 from monitor.risk.level_kernels import CHUNK, LendingKernel, health_factors, perp_levels
 from monitor.risk.positions import PerpPosition, Position
 
@@ -109,8 +110,7 @@ class PositionBook:
     def from_positions(cls, positions: Iterable[Position]) -> PositionBook:
         """A book holding `positions` (later duplicates of an id replace earlier ones)."""
         book = cls()
-        for position in positions:
-            book.upsert(position)
+        book.extend(positions)
         return book
 
     def __len__(self) -> int:
@@ -149,15 +149,17 @@ class PositionBook:
 
     def _code(self, asset: str) -> int:
         """The asset's code, allocating one (and its index) on first sight."""
-        code = self._asset_code.get(asset)
-        if code is None:
-            code = self._asset_code[asset] = len(self._asset_names)
-            self._asset_names.append(asset)
-            self._indexes.append(AssetIndex())
-            if code == self._shared.shape[0]:
-                shared = np.zeros((2 * code, 2 * code), dtype=np.int64)
-                shared[:code, :code] = self._shared
-                self._shared = shared
+        try:
+            return self._asset_code[asset]
+        except KeyError:
+            pass
+        code = self._asset_code[asset] = len(self._asset_names)
+        self._asset_names.append(asset)
+        self._indexes.append(AssetIndex())
+        if code == self._shared.shape[0]:
+            shared = np.zeros((2 * code, 2 * code), dtype=np.int64)
+            shared[:code, :code] = self._shared
+            self._shared = shared
         return code
 
     def _protocol_of(self, protocol: str) -> int:
@@ -174,10 +176,10 @@ class PositionBook:
             return [(self._code(position.asset), position.size, position.entry_price,
                      position.margin, position.maintenance_margin_ratio)]
         code = self._code
-        return [*((code(leg.asset), leg.amount * leg.liquidation_threshold, leg.amount, 0.0,
-                   leg.liquidation_bonus) for leg in position.collateral),
-                *((code(leg.asset), -leg.amount, 0.0, leg.amount, 0.0)
-                  for leg in position.debt)]
+        legs = [(code(leg.asset), leg.amount * leg.liquidation_threshold, leg.amount, 0.0,
+                 leg.liquidation_bonus) for leg in position.collateral]
+        legs += [(code(leg.asset), -leg.amount, 0.0, leg.amount, 0.0) for leg in position.debt]
+        return legs
 
     def _grow(self, capacity: int) -> None:
         """Reallocate the row arrays to `capacity` rows."""
@@ -236,6 +238,76 @@ class PositionBook:
         self._close[row] = 1.0 if isinstance(position, PerpPosition) else position.close_factor
         self._width = max(self._width, len(legs))
         self._link(row, [leg[0] for leg in legs])
+
+    def extend(self, positions: Iterable[Position]) -> None:
+        """Add or replace many positions (later duplicates of an id replace earlier ones); new
+        ids are laid out in a few vectorised steps instead of one upsert each."""
+        fresh: dict[str, Position] = {}
+        for position in positions:
+            if position.position_id in self._row:
+                self.upsert(position)
+            else:
+                fresh[position.position_id] = position
+        if fresh:
+            self._append(list(fresh.values()))
+
+    def _append(self, new: list[Position]) -> None:
+        """Lay out positions with ids not yet held after the last row."""
+        legs: list[LegValues] = []
+        sizes: list[int] = []
+        for position in new:
+            these = self._legs_of(position)
+            legs += these
+            sizes.append(len(these))
+        counts = np.array(sizes, dtype=np.int32)
+        table = np.fromiter(itertools.chain.from_iterable(legs), dtype=np.float64,
+                            count=5 * len(legs)).reshape(len(legs), 5)
+        codes = table[:, 0].astype(np.int32)
+        n, m = self._n, len(new)
+        if n + m > self._ids.size:
+            self._grow(n + m)
+        self._own_ids()
+        self._count[n:n + m] = 0
+        start = self._legs.allocate(codes.size, self._start[:n], self._count[:n], growth=1.0)
+        self._legs.code[start:start + codes.size] = codes
+        self._legs.values[:, start:start + codes.size] = table[:, 1:].T
+        rows = slice(n, n + m)
+        self._start[rows] = start + np.cumsum(counts) - counts
+        self._count[rows] = counts
+        self._ids[rows] = [position.position_id for position in new]
+        self._row.update((position.position_id, n + i) for i, position in enumerate(new))
+        self._positions.extend(new)
+        self._perp[rows] = [isinstance(position, PerpPosition) for position in new]
+        self._protocol[rows] = [self._protocol_of(position.protocol) for position in new]
+        self._close[rows] = [1.0 if isinstance(position, PerpPosition)
+                             else position.close_factor for position in new]
+        self._n = n + m
+        self._width = max(self._width, int(counts.max()))
+        self._link_all(n, codes, counts, start)
+
+    def _link_all(self, first_row: int, codes: npt.NDArray[np.int32],
+                  counts: npt.NDArray[np.int32], start: int) -> None:
+        """_link for consecutive new rows whose legs start at `start`."""
+        owner, pair_code, pair_of_leg = distinct_pairs(codes, counts, len(self._asset_names))
+        entry_of_pair = np.empty(owner.size, dtype=np.int32)
+        order = np.argsort(pair_code, kind="stable")
+        bounds = np.searchsorted(pair_code[order], np.arange(len(self._asset_names) + 1))
+        for code, (lo, hi) in enumerate(itertools.pairwise(bounds.tolist())):
+            if hi > lo:
+                pairs = order[lo:hi]
+                first = self._indexes[code].append(first_row + owner[pairs])
+                entry_of_pair[pairs] = np.arange(first, first + hi - lo, dtype=np.int32)
+        self._legs.entry[start:start + codes.size] = entry_of_pair[pair_of_leg]
+        bits = np.left_shift(np.uint64(1), np.minimum(pair_code, HIGH_BIT).astype(np.uint64))
+        held = np.zeros(counts.size, dtype=np.uint64)
+        np.bitwise_or.at(held, owner, bits)
+        self._held[first_row:first_row + counts.size] = held
+        for gap in range(1, int(np.bincount(owner).max(initial=0))):
+            same = owner[:-gap] == owner[gap:]
+            a, b = pair_code[:-gap][same], pair_code[gap:][same]
+            np.add.at(self._shared, (a, b), 1)
+            np.add.at(self._shared, (b, a), 1)
+        np.add.at(self._shared, (pair_code, pair_code), 1)
 
     def _link(self, row: int, codes: list[int]) -> None:
         """Give the row an entry in the index of each asset it holds (stale until a pass)."""

@@ -51,12 +51,13 @@ class LegArena:
         self.code[start:stop] = codes
         self.values[:, start:stop] = (weighted, collateral, debt, bonus)
 
-    def allocate(self, count: int, starts: IntArray, counts: CountArray) -> int:
+    def allocate(self, count: int, starts: IntArray, counts: CountArray,
+                 growth: float = GROWTH) -> int:
         """Start of a fresh region of `count` slots. When the arena is full it is rebuilt
         with only the live regions (`starts`/`counts` of every held position, updated in
-        place), growing when live legs need it."""
+        place), growing by `growth` when live legs need it."""
         if self.end + count > self.code.size:
-            self._rebuild(count, starts, counts)
+            self._rebuild(count, starts, counts, growth)
         start = self.end
         self.end += count
         return start
@@ -65,12 +66,13 @@ class LegArena:
         """Mark a region as garbage."""
         self.garbage += count
 
-    def _rebuild(self, count: int, starts: IntArray, counts: CountArray) -> None:
+    def _rebuild(self, count: int, starts: IntArray, counts: CountArray,
+                 growth: float) -> None:
         """Compact live regions to the front, in position order, into columns with room for
-        `count` more slots (and half as many again)."""
+        `count` more slots (times `growth`)."""
         sizes = counts.astype(np.int64)
         live = int(sizes.sum())
-        cap = max(self.code.size, int(GROWTH * (live + count)) + 1)
+        cap = max(self.code.size, int(growth * (live + count)) + 1)
         new_starts = np.cumsum(sizes) - sizes
         source = np.arange(live, dtype=np.int64) + np.repeat(starts - new_starts, sizes)
         code = np.full(cap, EMPTY, dtype=np.int32)
@@ -97,3 +99,14 @@ def by_count(counts: CountArray) -> list[tuple[int, npt.NDArray[np.intp]]]:
     bounds = [0, *(np.flatnonzero(np.diff(ordered)) + 1).tolist(), int(counts.size)]
     return [(int(ordered[lo]), order[lo:hi])
             for lo, hi in itertools.pairwise(bounds) if hi > lo]
+
+
+def distinct_pairs(codes: npt.NDArray[np.int32], counts: CountArray,
+                   n_codes: int) -> tuple[IntArray, IntArray, IntArray]:
+    """The distinct (position, asset code) pairs of consecutive positions' legs, sorted by
+    position then code: (position, code, pair of each leg)."""
+    owner = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    keys = owner * max(n_codes, 1) + codes
+    distinct, pair_of_leg = np.unique(keys, return_inverse=True)
+    return (distinct // max(n_codes, 1), distinct % max(n_codes, 1),
+            pair_of_leg.astype(np.int64))
