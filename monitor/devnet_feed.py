@@ -1,8 +1,9 @@
 """`monitor run --feed devnet`: chain → ingester → broker, with the oracle walking a crash path.
 
 Anvil runs the real Aave V3 contracts with seeded accounts; the ingester follows the pool and
-the oracle like it would on mainnet; the price driver moves the aggregators step by step, so
-every number the worker serves came through the chain.
+the oracle like it would on mainnet; the price driver moves the aggregators step by step and a
+liquidator clears the accounts that fall below HF 1, so every number the worker serves (the
+LiquidationCalls included) came through the chain.
 """
 
 from __future__ import annotations
