@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from monitor.argtypes import positive_int
 from monitor.risk import (
     ClusterGrid,
     CollateralLeg,
@@ -169,8 +170,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "bench", help="benchmark the risk core (book build, reprice, clusters, cascade search)",
         description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES),
+    parser.add_argument("--sizes", type=positive_int, nargs="+", default=list(SIZES),
                         help="book sizes to measure (default 1e4 1e5 1e6)")
     parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
-    parser.add_argument("--repeats", type=int, default=9, help="runs per median (default 9)")
+    parser.add_argument("--repeats", type=positive_int, default=9,
+                        help="runs per median (default 9)")
     parser.set_defaults(func=main)

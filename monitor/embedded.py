@@ -18,6 +18,7 @@ from typing import Any, Final
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from monitor.argtypes import positive_int
 from monitor.broker import BrokerError, EmbeddedBroker
 from monitor.config import ConfigError, Settings, load_settings
 from monitor.feeds import FeedError, start_feed
@@ -201,9 +202,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                              "scenario: synthetic market")
     parser.add_argument("--scenario", choices=sorted(PATHS), default="crash-2020-03-12",
                         help="price path driving the feed (default crash-2020-03-12)")
-    parser.add_argument("--accounts", type=int, default=300,
+    parser.add_argument("--accounts", type=positive_int, default=300,
                         help="devnet accounts to seed with Aave positions (default 300)")
-    parser.add_argument("--web-port", type=int, default=DEFAULT_WEB_PORT,
+    parser.add_argument("--web-port", type=positive_int, default=DEFAULT_WEB_PORT,
                         help=f"worker web view port (default {DEFAULT_WEB_PORT})")
     parser.add_argument("--config", type=Path,
                         help="TOML model file for the worker (default: MONITOR_CONFIG, else "

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
+from monitor.argtypes import non_negative_float, positive_int
 from monitor.chain.anvil import AnvilError
 from monitor.chain.artifacts import ArtifactError
 from monitor.chain.devnet import start_devnet
@@ -29,22 +30,6 @@ def say(message: str) -> None:
     print(f"monitor devnet: {message}", flush=True)
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    """argparse type: seconds >= 0."""
-    value = float(text)
-    if not value >= 0.0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `monitor devnet`."""
     parser = subparsers.add_parser(
@@ -57,9 +42,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "--manifest` reads, then move the oracle prices along --drive one step every "
                     "--interval seconds, liquidating the accounts that fall below health "
                     "factor 1 after each step (unless --no-liquidator). Runs until Ctrl-C.")
-    parser.add_argument("--port", type=_positive_int, metavar="N",
+    parser.add_argument("--port", type=positive_int, metavar="N",
                         help="JSON-RPC port on 127.0.0.1 (HTTP and WebSocket; default: a free one)")
-    parser.add_argument("--accounts", type=int, default=300, metavar="N",
+    parser.add_argument("--accounts", type=positive_int, default=300, metavar="N",
                         help="accounts to seed with positions (default 300)")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed of the positions and the price path (default 0)")
@@ -69,9 +54,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--drive", default=DEFAULT_PATH, metavar="NAME",
                         help="price path to walk: crash-2020-03-12, crash-2021-05-19, "
                              f"random-walk, or {NO_DRIVE} (default {DEFAULT_PATH})")
-    parser.add_argument("--steps", type=_positive_int, default=96, metavar="N",
+    parser.add_argument("--steps", type=positive_int, default=96, metavar="N",
                         help="steps of the price path (default 96)")
-    parser.add_argument("--interval", type=_non_negative_float, default=2.0, metavar="SECONDS",
+    parser.add_argument("--interval", type=non_negative_float, default=2.0, metavar="SECONDS",
                         help="seconds between price steps (default 2)")
     parser.add_argument("--no-liquidator", dest="liquidator", action="store_false",
                         help="leave accounts below health factor 1 alone (default: liquidate "

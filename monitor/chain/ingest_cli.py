@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from monitor.argtypes import non_negative_int, positive_float, positive_int
 from monitor.chain.checkpoint import CheckpointError
 from monitor.chain.ingester import MAINNET_CONFIRMATIONS, IngestConfig, Ingester, Stats
 from monitor.chain.publisher import KafkaSink
@@ -43,14 +44,6 @@ def manifest_names(manifest: dict[str, Any]) -> dict[str, str]:
             if isinstance(spec, dict) and "address" in spec}
 
 
-def _non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `monitor ingest`."""
     parser = subparsers.add_parser(
@@ -72,22 +65,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="devnet manifest JSON (pool, rpc_url, deploy_block, asset names)")
     parser.add_argument("--broker", required=True, metavar="URL",
                         help="Kafka broker, e.g. kafka://127.0.0.1:9092")
-    parser.add_argument("--from-block", type=_non_negative_int, metavar="N",
+    parser.add_argument("--from-block", type=non_negative_int, metavar="N",
                         help="first block to backfill when there is no checkpoint (default: "
                              "the manifest's deploy_block, else 0)")
-    parser.add_argument("--confirmations", type=_non_negative_int, default=MAINNET_CONFIRMATIONS,
+    parser.add_argument("--confirmations", type=non_negative_int, default=MAINNET_CONFIRMATIONS,
                         metavar="N", help=f"blocks to stay behind the head (default "
                         f"{MAINNET_CONFIRMATIONS}, for mainnet; 0 on a local devnet)")
     parser.add_argument("--checkpoint", type=Path, metavar="PATH",
                         help="JSON checkpoint file to resume from and update")
     parser.add_argument("--once", action="store_true",
                         help="stop when the confirmed head is reached instead of following it")
-    parser.add_argument("--poll-interval", type=float, default=1.0, metavar="S",
+    parser.add_argument("--poll-interval", type=positive_float, default=1.0, metavar="S",
                         help="seconds between head polls when caught up (default 1.0)")
-    parser.add_argument("--max-range", type=int, default=2_000, metavar="N",
+    parser.add_argument("--max-range", type=positive_int, default=2_000, metavar="N",
                         help="most blocks per eth_getLogs call; shrinks on provider limits "
                              "(default 2000)")
-    parser.add_argument("--batch-size", type=int, default=200, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, default=200, metavar="N",
                         help="requests per JSON-RPC batch (default 200)")
     parser.set_defaults(func=run_ingest)
 

@@ -15,6 +15,7 @@ from typing import Final
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from monitor.argtypes import non_negative_float, positive_int
 from monitor.scenario.events import (
     Event,
     ScenarioError,
@@ -142,32 +143,16 @@ def _print_progress(state: Progress) -> None:
     print(state.line(), file=sys.stderr, flush=True)
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    """argparse type: a float >= 0."""
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
 def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `replay` and `run --feed scenario`."""
-    parser.add_argument("--positions", type=_positive_int, default=DEFAULT_POSITIONS,
+    parser.add_argument("--positions", type=positive_int, default=DEFAULT_POSITIONS,
                         help=f"positions to generate, 1..1000000 (default {DEFAULT_POSITIONS})")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
-    parser.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS,
+    parser.add_argument("--steps", type=positive_int, default=DEFAULT_STEPS,
                         help=f"price path steps (default {DEFAULT_STEPS})")
-    parser.add_argument("--interval", type=_non_negative, default=DEFAULT_INTERVAL,
+    parser.add_argument("--interval", type=non_negative_float, default=DEFAULT_INTERVAL,
                         help=f"seconds between price steps (default {DEFAULT_INTERVAL})")
-    parser.add_argument("--rate", type=_non_negative, default=0.0,
+    parser.add_argument("--rate", type=non_negative_float, default=0.0,
                         help="cap on events per second, 0 for no cap (default 0)")
 
 

@@ -19,6 +19,7 @@ from typing import IO, Final
 
 import faust
 
+from monitor.argtypes import positive_int
 from monitor.config import ConfigError, Settings, load_settings
 from monitor.stream.app import create_app
 from monitor.stream.tansu import is_tansu
@@ -121,7 +122,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "/metrics). Options override MONITOR_* environment variables.")
     parser.add_argument("--broker", help="Kafka URL, e.g. kafka://127.0.0.1:9092 "
                                          "(env MONITOR_BROKER)")
-    parser.add_argument("--web-port", type=int, help="web view port (env MONITOR_WEB_PORT, 6066)")
+    parser.add_argument("--web-port", type=positive_int,
+                        help="web view port (env MONITOR_WEB_PORT, 6066)")
     parser.add_argument("--web-host", help="web view bind address (env MONITOR_WEB_HOST, "
                                            "127.0.0.1)")
     parser.add_argument("--config", type=Path, help="TOML model file (env MONITOR_CONFIG)")
@@ -129,6 +131,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                                       "(env MONITOR_DATA_DIR)")
     parser.add_argument("--store", choices=("memory://", "rocksdb://"),
                         help="table store (env MONITOR_STORE, memory://)")
-    parser.add_argument("--partitions", type=int, help="partitions per topic "
+    parser.add_argument("--partitions", type=positive_int, help="partitions per topic "
                                                        "(env MONITOR_PARTITIONS, 4)")
     parser.set_defaults(func=main)
