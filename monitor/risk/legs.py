@@ -11,7 +11,6 @@ becomes garbage, reclaimed when the arena runs out of room (amortised O(1)).
 
 from __future__ import annotations
 
-import itertools
 from typing import Final
 
 import numpy as np
@@ -92,13 +91,10 @@ class LegArena:
 
 
 def by_count(counts: CountArray) -> list[tuple[int, npt.NDArray[np.intp]]]:
-    """Positions grouped by leg count: (count, their indices into `counts`), so a pass over a
-    group reads exactly its legs."""
-    order = np.argsort(counts, kind="stable")
-    ordered = counts[order]
-    bounds = [0, *(np.flatnonzero(np.diff(ordered)) + 1).tolist(), int(counts.size)]
-    return [(int(ordered[lo]), order[lo:hi])
-            for lo, hi in itertools.pairwise(bounds) if hi > lo]
+    """Positions grouped by leg count: (count, their indices into `counts`, ascending), so a
+    pass over a group reads exactly its legs."""
+    present = np.flatnonzero(np.bincount(counts)) if counts.size else counts
+    return [(count, np.flatnonzero(counts == count)) for count in present.tolist()]
 
 
 def distinct_pairs(codes: npt.NDArray[np.int32], counts: CountArray,
