@@ -2,9 +2,12 @@
 trigger search, array memory) on a seeded synthetic book, printed as JSON with medians.
 benchmarks/risk_core.py runs the same code.
 
-reprice: WBTC ticks, then every WETH liquidation level is recomputed (WETH is held by about a
-quarter of the positions); cluster rebuild: those levels bucketed into a ClusterMap; trigger
-search: both sides, 200 shock levels each, on the WETH clusters."""
+reprice: WBTC ticks, then the WETH liquidation levels are brought up to date (WETH is held by
+about a quarter of the positions; the book recomputes only those whose other assets' prices
+moved, here the positions also holding WBTC); "all moved": every price but WETH's ticks, so
+every WETH level of a position holding another asset is recomputed (the worst case); cluster
+rebuild: those levels bucketed into a ClusterMap; trigger search: both sides, 200 shock levels
+each, on the WETH clusters."""
 
 from __future__ import annotations
 
@@ -133,6 +136,13 @@ def bench_size(n: int, seed: int, repeats: int) -> dict[str, Any]:
         return book.clusters("WETH", prices, ClusterGrid())
 
     both = timed(reprice_and_rebuild, repeats)
+
+    def all_moved() -> object:
+        move = next(ticks)
+        prices.update((asset, PRICES[asset] * move) for asset in PRICES if asset != "WETH")
+        return book.clusters("WETH", prices, ClusterGrid())
+
+    worst = timed(all_moved, repeats)
     clusters = book.clusters("WETH", prices, ClusterGrid())
     depth = PowerLawDepth(DEPTH_USD_2PCT)
     trigger = timed(lambda: [find_cascade_trigger(clusters, PRICES["WETH"], depth, side,
@@ -146,6 +156,7 @@ def bench_size(n: int, seed: int, repeats: int) -> dict[str, Any]:
         "reprice_one_asset_ms": reprice_t.median_ms,
         "cluster_rebuild_ms": rebuild.median_ms,
         "reprice_plus_cluster_rebuild_ms": both.median_ms,
+        "reprice_plus_cluster_rebuild_all_moved_ms": worst.median_ms,
         "cluster_levels": len(clusters.levels),
         "trigger_search_200_levels_both_sides_ms": trigger.median_ms,
         "array_bytes_per_position": book.nbytes() / n,
