@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.risk.asset_index import AssetIndex
-from monitor.risk.clusters import ClusterGrid, ClusterMap, aggregate
+from monitor.risk.clusters import ClusterGrid, ClusterMap, LevelColumns, aggregate
 from monitor.risk.legs import GROWTH, LegArena, LegValues, by_count, distinct_pairs
 from monitor.risk.level_kernels import CHUNK, LendingKernel, health_factors, perp_levels
 from monitor.risk.positions import PerpPosition, Position
@@ -42,7 +42,7 @@ HIGH_BIT: Final = 63  # assets with codes from 63 up share the last bit of a row
 
 
 @dataclass(frozen=True)
-class BookLevels:
+class BookLevels(LevelColumns):
     """Every book position's liquidation through one asset, as parallel arrays (one entry per
     position holding the asset, in the asset index's order).
 
@@ -52,15 +52,6 @@ class BookLevels:
     """
 
     asset: str
-    price: FloatArray
-    side: npt.NDArray[np.int8]
-    quantity: FloatArray
-    value_usd: FloatArray
-    debt_usd: FloatArray
-    equity_base_usd: FloatArray
-    net_units: FloatArray
-    protocol: npt.NDArray[np.int32]
-    protocols: tuple[str, ...]
     missing: frozenset[str]
     id_source: npt.NDArray[np.object_] = field(repr=False)
     rows: RowArray = field(repr=False)
@@ -444,9 +435,11 @@ class PositionBook:
         missing = frozenset(self._asset_names[u] for u in unknown
                             if code is not None and u != code and self._shared[code, u] > 0)
         self._ids_shared = True
-        return BookLevels(asset, price, index.side[:m].copy(), quantity, value_usd, debt_usd,
-                          equity, net, self._protocol.take(rows), tuple(self._protocol_names),
-                          missing, self._ids, rows)
+        return BookLevels(price=price, side=index.side[:m].copy(), quantity=quantity,
+                          value_usd=value_usd, debt_usd=debt_usd, equity_base_usd=equity,
+                          net_units=net, protocol=self._protocol.take(rows),
+                          protocols=tuple(self._protocol_names), asset=asset,
+                          missing=missing, id_source=self._ids, rows=rows)
 
     def clusters(self, asset: str, prices: Mapping[str, float],
                  grid: ClusterGrid | None = None) -> ClusterMap:

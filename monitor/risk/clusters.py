@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -131,32 +131,10 @@ def _dense_keys(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
     return present + low, lookup[shifted]
 
 
-class LevelColumns(Protocol):
-    """Per-position levels through one asset as parallel arrays (BookLevels is one)."""
-
-    @property
-    def price(self) -> FloatArray: ...
-    @property
-    def side(self) -> npt.NDArray[np.int8]: ...
-    @property
-    def quantity(self) -> FloatArray: ...
-    @property
-    def value_usd(self) -> FloatArray: ...
-    @property
-    def debt_usd(self) -> FloatArray: ...
-    @property
-    def equity_base_usd(self) -> FloatArray: ...
-    @property
-    def net_units(self) -> FloatArray: ...
-    @property
-    def protocol(self) -> npt.NDArray[np.int32]: ...
-    @property
-    def protocols(self) -> tuple[str, ...]: ...
-
-
 @dataclass(frozen=True)
-class _Columns:
-    """LevelColumns assembled from scalar levels."""
+class LevelColumns:
+    """Per-position levels through one asset as parallel arrays (the book's BookLevels extends
+    it; build_clusters assembles one from scalar levels)."""
 
     price: FloatArray
     side: npt.NDArray[np.int8]
@@ -222,7 +200,7 @@ def build_clusters(positions: Iterable[Position], asset: str, prices: Mapping[st
                          level.value_usd, level.debt_usd, level.equity_base_usd,
                          level.net_units, code))
     table = np.array(rows, dtype=np.float64).reshape(len(rows), 8)
-    columns = _Columns(price=table[:, 0].copy(), side=table[:, 1].astype(np.int8),
+    columns = LevelColumns(price=table[:, 0].copy(), side=table[:, 1].astype(np.int8),
                        quantity=table[:, 2].copy(), value_usd=table[:, 3].copy(),
                        debt_usd=table[:, 4].copy(), equity_base_usd=table[:, 5].copy(),
                        net_units=table[:, 6].copy(), protocol=table[:, 7].astype(np.int32),
