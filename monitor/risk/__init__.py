@@ -18,7 +18,7 @@ from monitor.risk.clusters import (
     merge_clusters,
 )
 from monitor.risk.contagion import ContagionModel, ContagionProjection, project_contagion
-from monitor.risk.depth import CascadeSide, ConstantProductDepth, DepthModel, PowerLawDepth
+from monitor.risk.depth import ConstantProductDepth, DepthModel, PowerLawDepth
 from monitor.risk.positions import (
     CollateralLeg,
     DebtLeg,
@@ -30,6 +30,7 @@ from monitor.risk.positions import (
     from_snapshot,
     to_snapshot,
 )
+from monitor.risk.sides import CASCADE_SIDES, LEVEL_SIDE, SIDES, CascadeSide, Side
 from monitor.risk.valuation import (
     LiquidationLevel,
     PositionLevel,
@@ -41,6 +42,9 @@ from monitor.risk.valuation import (
 )
 
 __all__ = [
+    "CASCADE_SIDES",
+    "LEVEL_SIDE",
+    "SIDES",
     "BookLevels",
     "CascadeProjection",
     "CascadeSide",
@@ -63,6 +67,7 @@ __all__ = [
     "PositionBook",
     "PositionLevel",
     "PowerLawDepth",
+    "Side",
     "build_clusters",
     "find_cascade_trigger",
     "from_snapshot",

@@ -111,6 +111,34 @@ def crossing_price(position: LendingPosition, asset: str, prices: Mapping[str, f
     return (low if liquidates_below else high) / PRICE_UNIT
 
 
+class AaveV3Arithmetic:
+    """Aave V3's valuation for the arithmetic registry (monitor.risk.arithmetic)."""
+
+    def applies(self, position: LendingPosition) -> bool:
+        """Every leg carries its raw amount and decimals."""
+        return is_exact(position)
+
+    def health_factor(self, position: LendingPosition, prices: Mapping[str, float]) -> float:
+        """getUserAccountData's health factor (math.inf without debt)."""
+        wad = account_data(position, prices).health_factor_wad
+        return math.inf if wad is None else wad / WAD
+
+    def values(self, position: LendingPosition,
+               prices: Mapping[str, float]) -> tuple[float, float]:
+        """getUserAccountData's collateral and debt, in USD."""
+        data = account_data(position, prices)
+        return data.total_collateral_base / PRICE_UNIT, data.total_debt_base / PRICE_UNIT
+
+    def crossing_price(self, position: LendingPosition, asset: str,
+                       prices: Mapping[str, float], estimate: float,
+                       liquidates_below: bool) -> float | None:
+        """Where the pool's own health factor crosses 1 (see crossing_price)."""
+        return crossing_price(position, asset, prices, estimate, liquidates_below)
+
+
+ARITHMETIC: Final = AaveV3Arithmetic()
+
+
 def exact_liquidation_price(position: LendingPosition, asset: str, prices: Mapping[str, float],
                             side: str, guess: float) -> float:
     """The oracle price (a multiple of 1e-8 USD) nearest `guess` on `side` at which the pool's

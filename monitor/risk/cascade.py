@@ -23,8 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.risk.clusters import ClusterMap
-from monitor.risk.depth import CascadeSide, DepthModel
+from monitor.risk.depth import DepthModel
 from monitor.risk.positions import MissingPrice, Position
+from monitor.risk.sides import LEVEL_SIDE, CascadeSide
 from monitor.risk.valuation import position_level, price_of
 
 FloatArray = npt.NDArray[np.float64]
@@ -122,7 +123,7 @@ def positions_ladder(positions: Iterable[Position], asset: str, prices: Mapping[
                      side: CascadeSide) -> Ladder:
     """Every position's own level through `asset` on one side (positions lacking a price they
     need are left out, as the book leaves them out)."""
-    wanted = "long" if side == "down" else "short"
+    wanted = LEVEL_SIDE[side]
     rows: list[tuple[float, float, float, float, float]] = []
     protocols: list[dict[str, float]] = []
     for position in positions:
@@ -141,7 +142,7 @@ def positions_ladder(positions: Iterable[Position], asset: str, prices: Mapping[
 
 def clusters_ladder(clusters: ClusterMap, side: CascadeSide) -> Ladder:
     """The cluster levels of one side, each at its bucket edge nearest p₀."""
-    wanted = "long" if side == "down" else "short"
+    wanted = LEVEL_SIDE[side]
     levels = [lvl for lvl in clusters.levels if lvl.side == wanted]
     edge = [lvl.price_high if side == "down" else lvl.price_low for lvl in levels]
     return Ladder(side, np.array(edge, dtype=np.float64),

@@ -6,15 +6,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.risk.positions import MissingPrice, Position
-from monitor.risk.valuation import Side, position_level
+from monitor.risk.sides import SIDES, Side
+from monitor.risk.valuation import position_level
 
-SIDES: Final[tuple[Side, Side]] = ("long", "short")
 FloatArray = npt.NDArray[np.float64]
 DENSE_LIMIT: Final = 1 << 22  # most bins a bincount may allocate before sorting is cheaper
 
@@ -237,8 +237,7 @@ def merge_clusters(maps: Iterable[ClusterMap]) -> ClusterMap:
     return ClusterMap(asset, grid, [merged[key] for key in sorted(merged)])
 
 
-def liquidatable_within(clusters: ClusterMap, price: float, move: float,
-                        side: Literal["long", "short"]) -> float:
+def liquidatable_within(clusters: ClusterMap, price: float, move: float, side: Side) -> float:
     """USD value of `side` levels at or beyond price moved by `move` against that side (longs
     at or above price × (1 − move), shorts at or below price × (1 + move)); a bucket that the
     moved price falls inside counts whole."""

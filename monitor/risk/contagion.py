@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from monitor.risk.depth import CascadeSide, DepthModel
+from monitor.risk.depth import DepthModel
 from monitor.risk.positions import LendingPosition, MissingPrice, PerpPosition, Position
+from monitor.risk.sides import CascadeSide
 from monitor.risk.valuation import health_factor, position_values, price_of
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-CascadeSide = Literal["down", "up"]
+from monitor.risk.sides import CascadeSide
+
 FloatArray = npt.NDArray[np.float64]
 
 

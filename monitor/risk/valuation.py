@@ -6,10 +6,11 @@ computed as p* = −s_other/s_k with s = Σ amount·LT·price over collateral mi
 over debt, summed leg by leg in snapshot order (collateral first), exactly as PositionBook sums
 its slots, so the two agree bit for bit.
 
-Aave V3 positions with exact legs get the pool's own integer health factor (monitor.risk.aave_v3),
-and liquidation_price moves the generic p* to where that arithmetic crosses HF = 1: for several
-collaterals the two differ by up to ~1/avgLT basis points (≈ 1.4e-4 relative), enough to call a
-position safe that the pool liquidates. position_level keeps the generic formula (the clusters
+Positions of a protocol in the arithmetic registry (monitor.risk.arithmetic; Aave V3 with exact
+legs) get the protocol's own integer health factor, and liquidation_price moves the generic p*
+to where that arithmetic crosses HF = 1: for several collaterals the two differ by up to
+~1/avgLT basis points (≈ 1.4e-4 relative), enough to call a position safe that the pool
+liquidates. position_level keeps the generic formula (the clusters
 and the vectorised book reproduce it).
 """
 
@@ -18,12 +19,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
-from monitor.risk import aave_v3
+from monitor.risk.arithmetic import exact_arithmetic
 from monitor.risk.positions import LendingPosition, MissingPrice, PerpPosition, Position
-
-Side = Literal["long", "short"]
+from monitor.risk.sides import Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +69,9 @@ def health_factor(position: Position, prices: Mapping[str, float]) -> float:
         maintenance = position.maintenance_margin_ratio * abs(position.size) * p
         equity = position.margin + position.size * (p - position.entry_price)
         return equity / maintenance if maintenance > 0 else math.inf
-    if aave_v3.is_exact(position):
-        wad = aave_v3.account_data(position, prices).health_factor_wad
-        return math.inf if wad is None else wad / aave_v3.WAD
+    exact = exact_arithmetic(position)
+    if exact is not None:
+        return exact.health_factor(position, prices)
     weighted = sum(leg.amount * price_of(prices, leg.asset) * leg.liquidation_threshold
                    for leg in position.collateral)
     debt = sum(leg.amount * price_of(prices, leg.asset) for leg in position.debt)
@@ -88,10 +87,9 @@ def position_values(position: Position, prices: Mapping[str, float]) -> tuple[fl
         if s >= 0:
             return s * p, s * entry - margin
         return margin - s * entry, -s * p
-    if aave_v3.is_exact(position):
-        data = aave_v3.account_data(position, prices)
-        return (data.total_collateral_base / aave_v3.PRICE_UNIT,
-                data.total_debt_base / aave_v3.PRICE_UNIT)
+    exact = exact_arithmetic(position)
+    if exact is not None:
+        return exact.values(position, prices)
     return (sum(leg.amount * price_of(prices, leg.asset) for leg in position.collateral),
             sum(leg.amount * price_of(prices, leg.asset) for leg in position.debt))
 
@@ -173,11 +171,11 @@ def liquidation_price(position: Position, asset: str,
     level = position_level(position, asset, prices)
     if level is None:
         return None
-    if isinstance(position, LendingPosition) and aave_v3.is_exact(position):
-        exact = aave_v3.crossing_price(position, asset, prices, level.price,
-                                       liquidates_below=level.side == "long")
-        if exact is not None:
-            return LiquidationLevel(exact, level.side)
+    if isinstance(position, LendingPosition) and (exact := exact_arithmetic(position)):
+        crossing = exact.crossing_price(position, asset, prices, level.price,
+                                        liquidates_below=level.side == "long")
+        if crossing is not None:
+            return LiquidationLevel(crossing, level.side)
     return LiquidationLevel(level.price, level.side)
 
 

@@ -1,0 +1,183 @@
+"""The wire contracts, defined once: topic names, versions, price updates, position snapshots,
+dead-letter records and the Kafka bootstrap helper. Sources write what this module parses, and
+the stream parses nothing any other way.
+
+Keys are plain UTF-8 strings; values are JSON objects. Everything here is pure (no Kafka, no
+Faust), so the rules that keep bad input from ever crashing an agent are unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from monitor.risk import InvalidPosition, Position, from_snapshot
+
+# public topics
+POSITIONS: Final = "positions"
+PRICES: Final = "prices"
+CASCADES: Final = "cascades"
+DEAD_LETTERS: Final = "dead-letters"
+# internal topics, prefixed with the app id
+CLUSTER_PARTIALS: Final = "cluster-partials"
+
+Version = tuple[int, int]
+
+
+class Rejected(ValueError):
+    """An input record that cannot be used; `reason` is a short metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """A `closed: true` snapshot: removes the position, remembering its version."""
+
+    position_id: str
+    version: Version
+
+
+@dataclass(frozen=True, slots=True)
+class PriceUpdate:
+    """A validated oracle price update."""
+
+    asset: str
+    price: float
+    version: Version
+    timestamp: float
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form (also the prices table value)."""
+        return {"asset": self.asset, "price": self.price, "version": list(self.version),
+                "timestamp": self.timestamp, "source": self.source}
+
+    def to_bytes(self) -> bytes:
+        """The wire bytes."""
+        return orjson.dumps(self.to_dict())
+
+
+def is_newer(incoming: Version, stored: Sequence[int] | None) -> bool:
+    """True when a record versioned `incoming` must replace the one stored at `stored`
+    (older or equal versions never do, so duplicates and replays are harmless)."""
+    return stored is None or incoming > (stored[0], stored[1])
+
+
+def parse_object(raw: bytes | None) -> dict[str, Any]:
+    """A JSON object from raw bytes, or Rejected("not-json" / "not-an-object")."""
+    if raw is None:
+        raise Rejected("not-json", "empty value")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Rejected("not-json", str(exc)) from exc
+    if not isinstance(value, dict):
+        raise Rejected("not-an-object", f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def parse_version(raw: object, field: str = "version") -> Version:
+    """A [int, int] version pair, or Rejected("invalid-version")."""
+    if (not isinstance(raw, list | tuple) or len(raw) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw)):
+        raise Rejected("invalid-version", f"{field}: expected a pair of integers, got {raw!r}")
+    return int(raw[0]), int(raw[1])
+
+
+def key_text(key: bytes | None) -> str | None:
+    """The record key as text (None when absent or not UTF-8)."""
+    if key is None:
+        return None
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def parse_position(key: bytes | None, raw: bytes | None,
+                   close_factors: Mapping[str, float] | None = None) -> Position | Closed:
+    """A position snapshot whose key is its position_id, or Rejected with the reason; a
+    snapshot without close_factor takes its protocol's configured one (`close_factors`)."""
+    snapshot = parse_object(raw)
+    if close_factors and "close_factor" not in snapshot:
+        configured = close_factors.get(str(snapshot.get("protocol")))
+        if configured is not None:
+            snapshot["close_factor"] = configured
+    if snapshot.get("closed") is True:
+        pid = snapshot.get("position_id")
+        if not isinstance(pid, str) or not pid:
+            raise Rejected("invalid-position", "position_id: must be a non-empty string")
+        parsed: Position | Closed = Closed(pid, parse_version(snapshot.get("version")))
+    else:
+        try:
+            parsed = from_snapshot(snapshot)
+        except InvalidPosition as exc:
+            raise Rejected("invalid-position", str(exc)) from exc
+    if key_text(key) != parsed.position_id:
+        raise Rejected("key-mismatch",
+                       f"record key {key!r} is not the position_id {parsed.position_id!r}")
+    return parsed
+
+
+def _finite_number(value: object, field: str) -> float:
+    """A finite JSON number, or Rejected("invalid-price")."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Rejected("invalid-price", f"{field}: must be a finite number, got {value!r}")
+    return float(value)
+
+
+def parse_price(key: bytes | None, raw: bytes | None) -> PriceUpdate:
+    """A price update whose key is its asset, or Rejected("invalid-price" / ...)."""
+    value = parse_object(raw)
+    asset = value.get("asset")
+    if not isinstance(asset, str) or not asset:
+        raise Rejected("invalid-price", "asset: must be a non-empty string")
+    price = _finite_number(value.get("price"), "price")
+    if price <= 0:
+        raise Rejected("invalid-price", f"price: must be positive, got {price!r}")
+    timestamp = _finite_number(value.get("timestamp", 0.0), "timestamp")
+    source = value.get("source", "")
+    if not isinstance(source, str):
+        raise Rejected("invalid-price", f"source: must be a string, got {source!r}")
+    if key_text(key) != asset:
+        raise Rejected("key-mismatch", f"record key {key!r} is not the asset {asset!r}")
+    return PriceUpdate(asset, price, parse_version(value.get("version")), timestamp, source)
+
+
+def _as_text(data: bytes | None) -> tuple[str | None, str]:
+    """Bytes as (text, "utf-8") when they decode, else as (base64 text, "base64")."""
+    if data is None:
+        return None, "utf-8"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii"), "base64"
+
+
+def dead_letter(rejected: Rejected, topic: str, partition: int, offset: int,
+                key: bytes | None, value: bytes | None) -> bytes:
+    """The dead-letter record: the reason, where the original came from, and its bytes
+    (as text when they are UTF-8, else base64, as `key_encoding` / `value_encoding` say)."""
+    key_text_, key_encoding = _as_text(key)
+    value_text, value_encoding = _as_text(value)
+    return orjson.dumps({
+        "reason": rejected.reason, "detail": rejected.detail, "topic": topic,
+        "partition": partition, "offset": offset, "key": key_text_,
+        "key_encoding": key_encoding, "value": value_text, "value_encoding": value_encoding,
+    })
+
+
+def bootstrap_servers(url: str) -> str:
+    """aiokafka bootstrap servers from a Faust-style broker URL
+    (kafka://h:p;kafka://h2:p2, h:p,h2:p2 or a bare h:p)."""
+    hosts = [part.split("://", 1)[-1].strip("/") for part in url.replace(";", ",").split(",")]
+    return ",".join(host for host in hosts if host)
