@@ -72,8 +72,8 @@ class Settings:
     store: str = "memory://"
     partitions: int = 4
     grid_step: float = 0.0025
-    cascade_interval: float = 1.0
-    partial_interval: float = 0.5
+    recompute_share: float = 0.5  # most of the event loop's time derived work may take
+    route_timeout: float = 5.0  # seconds a query forwarded to its key's owner may take
     app_id: str = "liquidation-monitor"
     rebalance_timeout: float = 10.0
     session_timeout: float = 10.0
@@ -105,6 +105,14 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
     return parse
 
 
+def _fraction(text: str) -> float:
+    """A number in (0, 1]."""
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"must be in (0, 1], got {text!r}")
+    return value
+
+
 def _choice(options: tuple[str, ...], *, prefix: bool = False) -> Callable[[str], str]:
     """A parser accepting one of `options` (or a value starting with one, for URLs)."""
     def parse(text: str) -> str:
@@ -134,8 +142,8 @@ _ENV: Final[dict[str, tuple[str, Callable[[str], Any]]]] = {
     "MONITOR_STORE": ("store", _choice(STORE_SCHEMES, prefix=True)),
     "MONITOR_PARTITIONS": ("partitions", _positive(int)),
     "MONITOR_GRID_STEP": ("grid_step", _positive(float)),
-    "MONITOR_CASCADE_INTERVAL": ("cascade_interval", _positive(float)),
-    "MONITOR_PARTIAL_INTERVAL": ("partial_interval", _positive(float)),
+    "MONITOR_RECOMPUTE_SHARE": ("recompute_share", _fraction),
+    "MONITOR_ROUTE_TIMEOUT": ("route_timeout", _positive(float)),
     "MONITOR_APP_ID": ("app_id", str),
     "MONITOR_REBALANCE_TIMEOUT": ("rebalance_timeout", _positive(float)),
     "MONITOR_SESSION_TIMEOUT": ("session_timeout", _positive(float)),

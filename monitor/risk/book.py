@@ -127,6 +127,17 @@ class PositionBook:
         return frozenset(name for name, index in zip(self._asset_names, self._indexes,
                                                      strict=True) if index.size)
 
+    def sharing(self, asset: str) -> frozenset[str]:
+        """The other assets held by some position that holds `asset`: the assets whose price
+        moves its levels."""
+        code = self._asset_code.get(asset)
+        if code is None:
+            return frozenset()
+        known = len(self._asset_names)
+        return frozenset(self._asset_names[other] for other in
+                         np.flatnonzero(self._shared[code, :known] > 0).tolist()
+                         if other != code)
+
     def ids(self) -> npt.NDArray[np.object_]:
         """Position ids in row order (the order of health_factors)."""
         return self._ids[: self._n].copy()

@@ -1,4 +1,5 @@
-"""Rejecting an input record: publish it to the dead-letter topic and count it."""
+"""Rejecting an input record: publish it with the reason to the dead-letter topic and count it,
+so bad input never stops an agent and never vanishes."""
 
 from __future__ import annotations
 
@@ -6,18 +7,24 @@ from typing import Any
 
 from faust.types import ChannelT, EventT
 
-from monitor.stream.inputs import Rejected, dead_letter
 from monitor.stream.metrics import Metrics
+from monitor.wire import Rejected, dead_letter
 
 
-async def reject(dead_letters: ChannelT[Any], metrics: Metrics, topic: str, event: EventT[Any],
-                 rejected: Rejected) -> None:
-    """Send the original record with the reason to dead-letters (keyed by its original key)."""
-    message = event.message
-    metrics.dead_letters.labels(topic, rejected.reason).inc()
-    metrics.processed.labels(topic, "rejected").inc()
-    await dead_letters.send(
-        key=message.key,
-        value=dead_letter(rejected, topic, message.partition, message.offset,
-                          message.key, message.value),
-    )
+class DeadLetters:
+    """The dead-letter sink every agent rejects into."""
+
+    def __init__(self, channel: ChannelT[Any], metrics: Metrics) -> None:
+        self.channel = channel
+        self.metrics = metrics
+
+    async def reject(self, topic: str, event: EventT[Any], rejected: Rejected) -> None:
+        """Send the original record with the reason (keyed by its original key) and count it."""
+        message = event.message
+        self.metrics.dead_letters.labels(topic, rejected.reason).inc()
+        self.metrics.processed.labels(topic, "rejected").inc()
+        await self.channel.send(
+            key=message.key,
+            value=dead_letter(rejected, topic, message.partition, message.offset,
+                              message.key, message.value),
+        )

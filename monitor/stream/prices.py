@@ -1,37 +1,84 @@
-"""The prices agent: versioned oracle prices into the global prices table that every worker
-reads (each worker's partial publisher notices a changed price and reprices its books)."""
+"""The prices feature: the latest oracle price of every asset on every worker, and the one
+announcement of each move.
+
+Prices are small and needed everywhere, so they live in a global table. The worker whose
+prices agent applies an update announces it at once; every other worker announces it as the
+table's changelog event arrives. Subscribers (books, cascade projections, alert rules) react
+to the announcement; nothing scans prices on a timer.
+"""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
+from typing import Any
 
-from faust.types import StreamT
+import orjson
+from faust.types import EventT
+from prometheus_client.core import GaugeMetricFamily, Metric
 
-from monitor.stream.app import PRICES, Pipeline
-from monitor.stream.deadletter import reject
-from monitor.stream.inputs import Rejected, parse_price
-from monitor.stream.positions import is_newer
+from monitor.stream.agent import Outcome, input_agent
+from monitor.stream.announce import Announcer
+from monitor.stream.context import Context
+from monitor.wire import PRICES, PriceUpdate, Version, is_newer, parse_price
 
 
-def register(pipe: Pipeline) -> None:
-    """Add the prices agent."""
-    table, metrics = pipe.price_table, pipe.metrics
+def from_table(value: dict[str, Any]) -> PriceUpdate:
+    """A price update from its table value (written by this app, so trusted)."""
+    return PriceUpdate(str(value["asset"]), float(value["price"]),
+                       (int(value["version"][0]), int(value["version"][1])),
+                       float(value["timestamp"]), str(value.get("source", "")))
 
-    @pipe.app.agent(pipe.prices, name="prices")
-    async def apply_prices(stream: StreamT[bytes]) -> None:
-        """Validate and apply price updates, newest version wins."""
-        async for event in stream.events():
-            started = time.perf_counter()
-            message = event.message
-            try:
-                update = parse_price(message.key, message.value)
-            except Rejected as rejected:
-                await reject(pipe.dead_letters, metrics, PRICES, event, rejected)
-                continue
-            if is_newer(update.version, table.get(update.asset)):
-                table[update.asset] = update.to_dict()
-                metrics.processed.labels(PRICES, "applied").inc()
-            else:
-                metrics.processed.labels(PRICES, "stale").inc()
-            metrics.latency.labels(PRICES).observe(time.perf_counter() - started)
-            metrics.lag.labels(PRICES).observe(max(0.0, time.time() - message.timestamp))
+
+class Prices:
+    """Latest price per asset, the prices agent and the move announcements."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.table = ctx.table("prices", global_=True, on_changelog_event=self._replicated)
+        self.latest: dict[str, PriceUpdate] = {}
+        self.values: dict[str, float] = {}
+        self.moved: Announcer[PriceUpdate] = Announcer()
+        input_agent(ctx, ctx.topic(PRICES), name="prices", label=PRICES, handle=self._handle)
+        self.table.on_recover(self._recovered)
+        ctx.metrics.add_gauges(self._gauges)
+
+    def versions(self) -> dict[str, Version]:
+        """Version of every asset's latest price."""
+        return {asset: update.version for asset, update in self.latest.items()}
+
+    def offer(self, update: PriceUpdate) -> bool:
+        """Keep and announce `update` if it is newer than the price held; True if it was."""
+        held = self.latest.get(update.asset)
+        if not is_newer(update.version, held.version if held else None):
+            return False
+        self.latest[update.asset] = update
+        self.values[update.asset] = update.price
+        self.moved.announce(update)
+        return True
+
+    async def _handle(self, event: EventT[Any]) -> Outcome:
+        """Validate an update; the newest version wins (older and equal ones are stale)."""
+        update = parse_price(event.message.key, event.message.value)
+        if not self.offer(update):
+            return "stale"
+        self.table[update.asset] = update.to_dict()
+        return "applied"
+
+    async def _replicated(self, event: EventT[Any]) -> None:
+        """An update applied by another worker (or recovered) reaches this one."""
+        if event.message.value is not None:
+            self.offer(from_table(orjson.loads(event.message.value)))
+
+    async def _recovered(self) -> None:
+        """Everything the recovered table holds (announced if newer than what is held)."""
+        for value in list(self.table.values()):
+            self.offer(from_table(value))
+
+    def _gauges(self) -> Iterator[Metric]:
+        """Last price and its timestamp per asset (for staleness)."""
+        price = GaugeMetricFamily("monitor_price_usd", "Last oracle price seen", labels=["asset"])
+        stamp = GaugeMetricFamily("monitor_price_timestamp_seconds",
+                                  "Timestamp carried by the last price update", labels=["asset"])
+        for asset, update in sorted(self.latest.items()):
+            price.add_metric([asset], update.price)
+            stamp.add_metric([asset], update.timestamp)
+        yield from (price, stamp)

@@ -23,6 +23,7 @@ from monitor.argtypes import positive_int
 from monitor.config import ConfigError, Settings, load_settings
 from monitor.stream.app import create_app
 from monitor.stream.tansu import is_tansu
+from monitor.wire import bootstrap_servers
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT_S: Final = 30.0
@@ -30,12 +31,6 @@ PROBE_TIMEOUT_S: Final = 30.0
 
 class WorkerError(RuntimeError):
     """The worker could not start; the message says why."""
-
-
-def bootstrap_servers(broker: str) -> str:
-    """aiokafka bootstrap servers from a Faust broker URL (kafka://h:p[;kafka://h2:p2])."""
-    hosts = [part.split("://", 1)[-1].strip("/") for part in broker.replace(",", ";").split(";")]
-    return ",".join(h for h in hosts if h)
 
 
 def resolve_broker_flavor(settings: Settings, timeout: float = PROBE_TIMEOUT_S) -> Settings:

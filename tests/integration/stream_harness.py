@@ -58,8 +58,7 @@ def worker_settings(broker_url: str, data_dir: Path, **changes: Any) -> Settings
     """Settings for a test worker: loopback web port, short group timeouts."""
     return load_settings(environ={}).with_overrides(
         broker=broker_url, web_port=free_port(), data_dir=data_dir, rebalance_timeout=4.0,
-        session_timeout=4.0, heartbeat_interval=0.5, partial_interval=0.2,
-        cascade_interval=0.3, **changes)
+        session_timeout=4.0, heartbeat_interval=0.5, **changes)
 
 
 def start_worker(settings: Settings, log: Path) -> Worker:

@@ -13,7 +13,10 @@ import pytest
 import yaml
 
 from monitor.config import Settings, load_settings
-from monitor.stream.metrics import AssetRisk, LiveCollector, Metrics, PriceInfo
+from monitor.risk import ClusterGrid, PowerLawDepth, build_clusters, from_snapshot
+from monitor.stream.app import build_stream
+from monitor.stream.cascades.projection import project
+from monitor.wire import PriceUpdate
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -36,12 +39,19 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
 @pytest.fixture(scope="module")
 def exported() -> set[str]:
     """Every series name the worker's registry exports (live gauges filled with one asset)."""
-    metrics = Metrics()
-    metrics.registry.register(LiveCollector(
-        lambda: 1,
-        lambda: [AssetRisk("WETH", {("long", 0.01): 1.0}, {"down": 0.1}, {"down": 2.0})],
-        lambda: [PriceInfo("WETH", 3000.0, 0.0)]))
-    return {family.name + suffix for family in metrics.registry.collect()
+    stream = build_stream(load_settings(environ={}))
+    prices = {"WETH": 3000.0, "USDC": 1.0}
+    for asset, price in prices.items():
+        stream.prices.offer(PriceUpdate(asset, price, (1, 0), 0.0, "test"))
+    position = from_snapshot({
+        "position_id": "p", "protocol": "aave-v3", "account": "0x1", "kind": "lending",
+        "collateral": [{"asset": "WETH", "amount": 1000.0, "liquidation_threshold": 0.8}],
+        "debt": [{"asset": "USDC", "amount": 2_300_000.0}], "version": [1, 0]})
+    clusters = build_clusters([position], "WETH", prices, ClusterGrid())
+    stream.cascades.projections["WETH"] = project(
+        "WETH", clusters, 3000.0, PowerLawDepth(1e6), stream.ctx.settings.cascade, 0.0, {})
+    assert stream.cascades.projections["WETH"]["down"]["trigger_price"] is not None
+    return {family.name + suffix for family in stream.ctx.metrics.registry.collect()
             for suffix in SUFFIXES.get(family.type, ("",))}
 
 

@@ -1,5 +1,6 @@
 """The positions and prices agents under Faust's test_context (no broker): version ordering,
-tombstones, and dead-lettering of bad input without stopping the agent."""
+tombstones, and dead-lettering of bad input without stopping the agent. The placement agent
+forwards into the keeper agent's test context, as the internal topic would."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import orjson
 import pytest
 
 from monitor.config import load_settings
-from monitor.stream.app import Pipeline, build_pipeline
+from monitor.stream.app import Stream, build_stream
 
 
 def snapshot(version: int, *, debt: float = 1000.0, closed: bool = False,
@@ -27,10 +28,37 @@ def snapshot(version: int, *, debt: float = 1000.0, closed: bool = False,
 
 
 @dataclass
-class Harness:
-    """A pipeline whose dead letters go to an in-memory channel, and a reader of it."""
+class Pipe:
+    """The features' state under the names the assertions use."""
 
-    pipe: Pipeline
+    stream: Stream
+
+    @property
+    def position_table(self) -> Any:
+        return self.stream.positions.table
+
+    @property
+    def price_table(self) -> Any:
+        return self.stream.prices.table
+
+    @property
+    def books(self) -> Any:
+        return self.stream.positions.books
+
+    @property
+    def metrics(self) -> Any:
+        return self.stream.ctx.metrics
+
+    @property
+    def app(self) -> faust.App:
+        return self.stream.app
+
+
+@dataclass
+class Harness:
+    """A stream whose dead letters go to an in-memory channel, and a reader of it."""
+
+    pipe: Pipe
     letters: Any
 
     async def dead_letter(self) -> dict[str, Any]:
@@ -41,15 +69,20 @@ class Harness:
 
 @pytest.fixture
 async def bench() -> AsyncIterator[Harness]:
-    """A fresh app finalised for test_context, no broker needed."""
-    pipe = build_pipeline(load_settings(environ={}))
-    pipe.app.finalize()
-    pipe.app.flow_control.resume()
-    pipe.dead_letters = pipe.app.channel()
-    yield Harness(pipe, pipe.dead_letters.__aiter__())
+    """A fresh one-partition app finalised for test_context, no broker needed, the keeper
+    agent receiving what the placement agent forwards."""
+    stream = build_stream(load_settings(environ={}).with_overrides(partitions=1))
+    stream.app.finalize()
+    stream.app.flow_control.resume()
+    stream.ctx.dead_letters.channel = stream.app.channel()
+    async with stream.app.agents["position-keeper"].test_context() as keeper:
+        async def forward(key: bytes, value: bytes, partition: int) -> None:
+            await keeper.put(value, key=key, partition=partition)
+        stream.positions.forward = forward
+        yield Harness(Pipe(stream), stream.ctx.dead_letters.channel.__aiter__())
 
 
-def agent(pipe: Pipeline, name: str) -> faust.types.AgentT:
+def agent(pipe: Pipe, name: str) -> faust.types.AgentT:
     """One of the app's agents by name."""
     return pipe.app.agents[name]
 

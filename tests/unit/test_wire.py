@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from monitor.stream.inputs import Closed, Rejected, dead_letter, parse_position, parse_price
+from monitor.wire import Closed, Rejected, dead_letter, parse_position, parse_price
 
 
 def test_closed_snapshot_needs_only_id_and_version() -> None:

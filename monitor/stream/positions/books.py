@@ -10,15 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from monitor.risk import PerpPosition, Position, PositionBook
-from monitor.stream.inputs import Closed
-
-
-def assets_of(position: Position) -> set[str]:
-    """Every asset whose price moves this position's health."""
-    if isinstance(position, PerpPosition):
-        return {position.asset}
-    return {leg.asset for leg in position.collateral} | {leg.asset for leg in position.debt}
+from monitor.risk import Position, PositionBook
+from monitor.wire import Closed
 
 
 @dataclass
@@ -28,33 +21,26 @@ class PartitionBook:
     book: PositionBook = field(default_factory=PositionBook)
     dirty: set[str] = field(default_factory=set)
     published: set[str] = field(default_factory=set)
-    linked: dict[str, set[str]] = field(default_factory=dict)  # asset -> assets sharing a position
 
     def apply(self, update: Position | Closed) -> None:
         """Upsert or remove one position and mark the assets whose clusters it changes."""
         old = self.book.get(update.position_id)
-        touched = assets_of(old) if old is not None else set()
+        if old is not None:
+            self.dirty |= old.assets()
         if isinstance(update, Closed):
             self.book.remove(update.position_id)
         else:
             self.book.upsert(update)
-            touched |= assets_of(update)
-            for asset in touched:
-                self.linked.setdefault(asset, set()).update(touched)
-        self.dirty |= touched
+            self.dirty |= update.assets()
 
     def load(self, positions: list[Position]) -> None:
         """Bulk-load a recovered partition (one vectorised extend, not an upsert each)."""
         self.book.extend(positions)
-        for position in positions:
-            touched = assets_of(position)
-            for asset in touched:
-                self.linked.setdefault(asset, set()).update(touched)
-            self.dirty |= touched
+        self.dirty |= self.book.assets()
 
     def price_moved(self, asset: str) -> None:
-        """Mark the clusters of every asset a position shares with `asset` as out of date."""
-        self.dirty |= self.linked.get(asset, set())
+        """Mark out of date the clusters of every asset whose levels `asset`'s price moves."""
+        self.dirty |= self.book.sharing(asset)
 
 
 @dataclass
@@ -80,7 +66,10 @@ class Books:
 
     def apply(self, partition: int, update: Position | Closed) -> None:
         """Apply an update read from `partition` (its book is created on first use)."""
-        self.partitions.setdefault(partition, PartitionBook()).apply(update)
+        book = self.partitions.get(partition)
+        if book is None:
+            book = self.partitions[partition] = PartitionBook()
+        book.apply(update)
 
     def find(self, position_id: str) -> Position | None:
         """The position with this id, if one of this worker's books holds it."""
@@ -89,6 +78,10 @@ class Books:
             if position is not None:
                 return position
         return None
+
+    def holders(self, position_id: str) -> list[int]:
+        """The partitions whose book holds this id (more than one means misplaced records)."""
+        return [p for p, book in self.partitions.items() if position_id in book.book]
 
     def price_moved(self, asset: str) -> None:
         """A price changed: every book re-derives the clusters it affects."""
