@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -24,6 +24,11 @@ from monitor.config import Settings
 from monitor.stream.deadletter import DeadLetters
 from monitor.stream.metrics import Metrics
 from monitor.wire import DEAD_LETTERS
+
+PRODUCER_BUFFER: Final = 10_000
+
+
+PRODUCER_BUFFER: Final = 10_000
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -56,6 +61,12 @@ class Context:
     def __post_init__(self) -> None:
         self.dead_letters = DeadLetters(self.topic(DEAD_LETTERS), self.metrics)
         self.app.sensors.add(_ReadySensor(self))
+        self.app.task(self._size_producer_buffer)
+
+    async def _size_producer_buffer(self) -> None:
+        """Let table writes queue up to PRODUCER_BUFFER messages before the agents pause for
+        them (Faust's default, 100, stalls a stream every few events under load)."""
+        self.app.producer.buffer.max_messages = PRODUCER_BUFFER
 
     @property
     def partitions(self) -> int:
