@@ -23,11 +23,11 @@ from monitor.devnet.devnet import start_devnet
 from monitor.run.broker import EmbeddedBroker
 from monitor.sources.aave_v3.events import SPECS
 from monitor.sources.aave_v3.market import discover, load_reserves
-from monitor.sources.cli import ingest, manifest_source
 from monitor.sources.evm.decoder import decode_log
 from monitor.sources.evm.follower import FollowConfig
 from monitor.sources.evm.logs import LogFilter
 from monitor.sources.evm.rpc import Rpc
+from monitor.sources.ingest import ingest, manifest_source
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "node_modules/@aave/core-v3/artifacts/contracts"
 ABI_FILES = ("interfaces/IPool.sol/IPool.json", "interfaces/IAToken.sol/IAToken.json",

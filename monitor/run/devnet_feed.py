@@ -20,8 +20,8 @@ from monitor.devnet.devnet import Devnet, DevnetError, start_devnet
 from monitor.devnet.liquidator import Liquidator
 from monitor.devnet.price_driver import DriveStep, drive, planned_path
 from monitor.run.feeds import FEED, FeedError
-from monitor.sources.cli import ingest, manifest_source
 from monitor.sources.evm.follower import FollowConfig
+from monitor.sources.ingest import ingest, manifest_source
 from monitor.wire import bootstrap_servers
 
 INGEST_POLL_S = 0.25

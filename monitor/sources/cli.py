@@ -7,52 +7,22 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from monitor.argtypes import non_negative_int, positive_float, positive_int
 from monitor.sources.evm.adapter import SourceConfig
 from monitor.sources.evm.checkpoint import CheckpointError
-from monitor.sources.evm.follower import MAINNET_CONFIRMATIONS, FollowConfig, Follower, Stats
+from monitor.sources.evm.follower import MAINNET_CONFIRMATIONS, FollowConfig, Stats
 from monitor.sources.evm.jsonrpc import RpcError
-from monitor.sources.evm.publisher import KafkaSink
-from monitor.sources.evm.rpc import Rpc
-from monitor.sources.registry import ADAPTERS, open_adapters
+from monitor.sources.ingest import (
+    DEFAULT_PROTOCOL,
+    ManifestError,
+    ingest,
+    manifest_source,
+    read_manifest,
+)
+from monitor.sources.registry import ADAPTERS
 from monitor.wire import bootstrap_servers
-
-DEFAULT_PROTOCOL = "aave-v3"
-
-
-class ManifestError(ValueError):
-    """A devnet manifest that cannot be used."""
-
-
-def read_manifest(path: Path) -> dict[str, Any]:
-    """A manifest as `monitor devnet` writes it (rpc_url, pool, deploy_block, assets by name);
-    ManifestError when unreadable or incomplete."""
-    try:
-        doc = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
-    if not isinstance(doc, dict) or "pool" not in doc:
-        raise ManifestError(f"manifest {path} has no 'pool'")
-    return doc
-
-
-def manifest_names(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """Reserve address -> wire name from a manifest's assets."""
-    assets = manifest.get("assets") or {}
-    return {str(spec["address"]).lower(): name for name, spec in assets.items()
-            if isinstance(spec, dict) and "address" in spec}
-
-
-def manifest_source(manifest: Mapping[str, Any], protocol: str = DEFAULT_PROTOCOL
-                    ) -> SourceConfig:
-    """The source a manifest describes: its pool, its assets named as the manifest names them."""
-    return SourceConfig(protocol, str(manifest["pool"]).lower(), manifest_names(manifest))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -112,19 +82,6 @@ def config_from_args(args: argparse.Namespace
         from_block=from_block, confirmations=args.confirmations, checkpoint=args.checkpoint,
         once=args.once, poll_interval=args.poll_interval, max_range=max(args.max_range, 1))
     return str(rpc), [source], config
-
-
-async def ingest(rpc_url: str, bootstrap: str, sources: Sequence[SourceConfig],
-                 config: FollowConfig, batch_size: int = 200,
-                 stop: asyncio.Event | None = None) -> Stats:
-    """Follow `sources` on a node into a broker until done or stopped."""
-    def report(stats: Stats) -> None:
-        """Progress lines to stderr so stdout stays clean for pipes."""
-        print(stats.line(), file=sys.stderr, flush=True)
-
-    async with Rpc(rpc_url, batch_size=max(batch_size, 1)) as rpc, KafkaSink(bootstrap) as sink:
-        adapters = await open_adapters(rpc, sources)
-        return await Follower(rpc, sink, adapters, config, progress=report).run(stop)
 
 
 def run_ingest(args: argparse.Namespace) -> int:

@@ -26,11 +26,11 @@ import pytest
 
 from monitor.devnet.devnet import AccountData, Devnet, LiquidationFailed
 from monitor.run.broker import EmbeddedBroker
-from monitor.sources.cli import manifest_source
 from monitor.sources.evm.adapter import SourceConfig
 from monitor.sources.evm.follower import FollowConfig, Follower
 from monitor.sources.evm.publisher import KafkaSink
 from monitor.sources.evm.rpc import Rpc
+from monitor.sources.ingest import manifest_source
 from monitor.sources.registry import open_adapters
 from monitor.wire import POSITIONS, PRICES
 from tests.integration.stream_harness import (

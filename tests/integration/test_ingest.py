@@ -22,11 +22,11 @@ from web3 import Web3
 
 from monitor.devnet.devnet import Devnet
 from monitor.run.broker import EmbeddedBroker
-from monitor.sources.cli import ingest, manifest_source
 from monitor.sources.evm.adapter import SourceConfig
 from monitor.sources.evm.follower import FollowConfig, Follower, Stats
 from monitor.sources.evm.rpc import Rpc
 from monitor.sources.evm.touches import END_OF_BLOCK
+from monitor.sources.ingest import ingest, manifest_source
 from monitor.sources.registry import open_adapters
 
 pytestmark = pytest.mark.integration

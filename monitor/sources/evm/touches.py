@@ -23,7 +23,7 @@ class ReadPoint(NamedTuple):
     block_hash: str
 
 
-def point_of(log: DecodedLog) -> ReadPoint:
+def _point_of(log: DecodedLog) -> ReadPoint:
     """The read point a log calls for: its block, versioned by the log itself."""
     return ReadPoint(log.block, log.log_index, log.block_hash)
 
@@ -40,12 +40,12 @@ class Touches:
 
     def position(self, account: str, log: DecodedLog) -> None:
         """Re-read `account` at this log's block, versioned by this log."""
-        self.positions[account] = point_of(log)
+        self.positions[account] = _point_of(log)
         self.accounts_at[log.block].add(account)
 
     def price_read(self, asset: str, log: DecodedLog) -> None:
         """Read `asset`'s price at this log's block, versioned by this log."""
-        self.price_reads.append((asset, point_of(log)))
+        self.price_reads.append((asset, _point_of(log)))
         self.assets_at[log.block].add(asset)
 
     def price_updates(self, updates: Iterable[dict[str, Any]], assets: Iterable[str],
