@@ -11,7 +11,7 @@ import statistics
 import time
 from typing import Any
 
-from monitor.chain.devnet import Devnet
+from monitor.devnet.devnet import Devnet
 
 
 def one_run(accounts: int) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from monitor.broker import free_port
+from monitor.localhost import free_port
 
 DEADLINE_S = 120.0
 

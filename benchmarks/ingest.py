@@ -19,14 +19,15 @@ from typing import Any
 
 from web3 import Web3
 
-from monitor.broker import EmbeddedBroker
-from monitor.chain.devnet import start_devnet
-from monitor.chain.events import SPECS, decode_log
-from monitor.chain.ingest_cli import ingest, manifest_names
-from monitor.chain.ingester import IngestConfig
-from monitor.chain.logs import LogFilter
-from monitor.chain.reserves import discover, load_reserves
-from monitor.chain.rpc import Rpc
+from monitor.devnet.devnet import start_devnet
+from monitor.run.broker import EmbeddedBroker
+from monitor.sources.aave_v3.events import SPECS
+from monitor.sources.aave_v3.market import discover, load_reserves
+from monitor.sources.evm.decoder import decode_log
+from monitor.sources.evm.follower import FollowConfig
+from monitor.sources.evm.logs import LogFilter
+from monitor.sources.evm.rpc import Rpc
+from monitor.sources.ingest import ingest, manifest_source
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "node_modules/@aave/core-v3/artifacts/contracts"
 ABI_FILES = ("interfaces/IPool.sol/IPool.json", "interfaces/IAToken.sol/IAToken.json",
@@ -48,7 +49,7 @@ def median_rate(count: int, fn: Any, repeat: int) -> float:
 
 
 async def devnet_logs(rpc_url: str, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every log the ingester watches on the devnet, raw from eth_getLogs."""
+    """Every log the follower watches on the devnet, raw from eth_getLogs."""
     async with Rpc(rpc_url) as rpc:
         market = await discover(rpc, manifest["pool"])
         await load_reserves(rpc, market, "latest")
@@ -87,7 +88,7 @@ def decoding(logs: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
     """Logs/s of the fast decoder and of web3's process_log on the same real logs."""
     ours = [entry for entry in logs if entry["topics"] and entry["topics"][0] in SPECS]
     tiled = (ours * (DECODE_LOGS // max(len(ours), 1) + 1))[:DECODE_LOGS]
-    fast = median_rate(len(tiled), lambda: [decode_log(e) for e in tiled], repeat)
+    fast = median_rate(len(tiled), lambda: [decode_log(e, SPECS) for e in tiled], repeat)
     events = web3_decoders()
     sample = [(events[e["topics"][0]], web3_log(e)) for e in tiled[:WEB3_LOGS]]
     slow = median_rate(len(sample), lambda: [ev.process_log(lg) for ev, lg in sample],
@@ -100,11 +101,10 @@ def decoding(logs: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
 async def backfill(rpc_url: str, broker: EmbeddedBroker, manifest: dict[str, Any],
                    tmp: Path, run: int) -> dict[str, float]:
     """One full backfill of the devnet into the broker; rates over its wall time."""
-    config = IngestConfig(pool=manifest["pool"], from_block=int(manifest["deploy_block"]),
-                          confirmations=0, once=True, checkpoint=tmp / f"cp-{run}.json",
-                          names=manifest_names(manifest))
+    config = FollowConfig(from_block=int(manifest["deploy_block"]), confirmations=0, once=True,
+                          checkpoint=tmp / f"cp-{run}.json")
     start = time.perf_counter()
-    stats = await ingest(rpc_url, broker.bootstrap, config)
+    stats = await ingest(rpc_url, broker.bootstrap, [manifest_source(manifest)], config)
     wall = time.perf_counter() - start
     return {"blocks": stats.blocks, "logs": stats.logs, "snapshots": stats.snapshots,
             "prices": stats.prices, "seconds": wall, "blocks_per_s": stats.blocks / wall,

@@ -22,8 +22,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from monitor.broker import EmbeddedBroker, free_port
 from monitor.config import Settings, load_settings
+from monitor.localhost import free_port
+from monitor.run.broker import EmbeddedBroker
 from monitor.stream.worker import start_worker_process, wait_until_ready
 
 COUNTER = 'monitor_events_processed_total{outcome="applied",topic="positions"}'

@@ -13,10 +13,10 @@ from monitor import __version__
 # (sub-command, module that defines `register(subparsers)`); imported lazily so that
 # `monitor --help` stays fast and a missing optional dependency breaks one command only.
 COMMANDS: tuple[tuple[str, str], ...] = (
-    ("run", "monitor.embedded"),
+    ("run", "monitor.run.cli"),
     ("worker", "monitor.stream.worker"),
-    ("ingest", "monitor.chain.ingest_cli"),
-    ("devnet", "monitor.chain.devnet_cli"),
+    ("ingest", "monitor.sources.cli"),
+    ("devnet", "monitor.devnet.cli"),
     ("replay", "monitor.scenario.replay"),
     ("bench", "monitor.bench"),
 )

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 import orjson
 
 from monitor.scenario.market import BASE_BLOCK, generate_market
 from monitor.scenario.paths import PATHS, price_path
-
-POSITIONS_TOPIC: Final = "positions"
-PRICES_TOPIC: Final = "prices"
+from monitor.wire import POSITIONS, PRICES, PriceUpdate
 
 
 class ScenarioError(ValueError):
@@ -44,13 +41,12 @@ def market_events(name: str, positions: int, seed: int, steps: int, start_time: 
     for step, prices in enumerate(path):
         timestamp = start_time + step * step_seconds
         for n, (asset, price) in enumerate(sorted(prices.items())):
-            value = {"asset": asset, "price": price, "source": source,
-                     "version": [BASE_BLOCK + step, n], "timestamp": timestamp}
-            yield Event(PRICES_TOPIC, asset, orjson.dumps(value), step)
+            update = PriceUpdate(asset, price, (BASE_BLOCK + step, n), timestamp, source)
+            yield Event(PRICES, asset, update.to_bytes(), step)
         if step == 0:
             for snap in market.snapshots():
                 snap["timestamp"] = start_time
-                yield Event(POSITIONS_TOPIC, snap["position_id"], orjson.dumps(snap), 0)
+                yield Event(POSITIONS, snap["position_id"], orjson.dumps(snap), 0)
 
 
 def read_events(path: Path) -> Iterator[Event]:

@@ -24,6 +24,7 @@ from monitor.scenario.events import (
     write_events,
 )
 from monitor.scenario.paths import PATHS
+from monitor.wire import bootstrap_servers
 
 DEFAULT_POSITIONS: Final = 10_000
 DEFAULT_STEPS: Final = 120
@@ -133,11 +134,6 @@ async def publish_scenario(bootstrap: str, scenario: str, positions: int = DEFAU
     return await publish_events(bootstrap, events, rate, interval, progress, stop)
 
 
-def bootstrap_of(url: str) -> str:
-    """aiokafka bootstrap servers from a Faust-style URL (kafka://h:p;h2:p2 or h:p,h2:p2)."""
-    return ",".join(part.removeprefix("kafka://") for part in url.replace(";", ",").split(","))
-
-
 def _print_progress(state: Progress) -> None:
     """Progress to stderr so stdout stays clean for pipes."""
     print(state.line(), file=sys.stderr, flush=True)
@@ -183,7 +179,7 @@ def run_replay(args: argparse.Namespace) -> int:
         if not args.broker:
             print("monitor replay: --broker is required unless --dump is given", file=sys.stderr)
             return 2
-        state = asyncio.run(publish_events(bootstrap_of(args.broker), events,
+        state = asyncio.run(publish_events(bootstrap_servers(args.broker), events,
                                            args.rate or None, args.interval, _print_progress))
     except (ScenarioError, OSError) as exc:
         print(f"monitor replay: {exc}", file=sys.stderr)

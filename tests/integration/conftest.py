@@ -7,7 +7,7 @@ from typing import Final
 
 import pytest
 
-from monitor.chain.devnet import Devnet, start_devnet
+from monitor.devnet.devnet import Devnet, start_devnet
 
 DEVNET_ACCOUNTS: Final = 300
 DEVNET_SEED: Final = 0

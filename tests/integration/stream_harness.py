@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from monitor.broker import free_port
 from monitor.config import Settings, load_settings
+from monitor.localhost import free_port
 from monitor.stream.worker import start_worker_process, wait_until_ready
 
 T = TypeVar("T")

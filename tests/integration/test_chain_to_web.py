@@ -24,12 +24,15 @@ from typing import Any, Final
 import orjson
 import pytest
 
-from monitor.broker import EmbeddedBroker
-from monitor.chain.devnet import AccountData, Devnet, LiquidationFailed
-from monitor.chain.ingest_cli import manifest_names
-from monitor.chain.ingester import IngestConfig, Ingester
-from monitor.chain.publisher import POSITIONS_TOPIC, PRICES_TOPIC, KafkaSink
-from monitor.chain.rpc import Rpc
+from monitor.devnet.devnet import AccountData, Devnet, LiquidationFailed
+from monitor.run.broker import EmbeddedBroker
+from monitor.sources.evm.adapter import SourceConfig
+from monitor.sources.evm.follower import FollowConfig, Follower
+from monitor.sources.evm.publisher import KafkaSink
+from monitor.sources.evm.rpc import Rpc
+from monitor.sources.ingest import manifest_source
+from monitor.sources.registry import open_adapters
+from monitor.wire import POSITIONS, PRICES
 from tests.integration.stream_harness import (
     Worker,
     eventually,
@@ -87,9 +90,10 @@ class FollowingIngester:
 
     rpc_url: str
     bootstrap: str
-    config: IngestConfig
+    sources: list[SourceConfig]
+    config: FollowConfig
     published: Published | None = None
-    ingester: Ingester | None = None
+    ingester: Follower | None = None
     error: BaseException | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _stop: asyncio.Event | None = None
@@ -119,7 +123,8 @@ class FollowingIngester:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         async with Rpc(self.rpc_url) as rpc, KafkaSink(self.bootstrap) as sink:
             self.published = Published(sink)
-            self.ingester = Ingester(rpc, self.published, self.config)
+            adapters = await open_adapters(rpc, self.sources)
+            self.ingester = Follower(rpc, self.published, adapters, self.config)
             self._started.set()
             await self.ingester.run(self._stop)
 
@@ -177,13 +182,13 @@ class Stack:
 
         def check() -> dict[str, Any]:
             assert self.ingester.block() >= head, "the ingester is behind the head"
-            newest = self.published.get(POSITIONS_TOPIC, self.position_id(account))
+            newest = self.published.get(POSITIONS, self.position_id(account))
             assert newest is not None, f"{account}: nothing published"
             status, body = self.worker.get(f"/positions/{self.position_id(account)}/")
             assert status == 200, f"{account}: HTTP {status}"
             assert body["version"] == newest["version"], "the worker is behind the ingester"
             for asset, price in body["prices"].items():
-                update = self.published.get(PRICES_TOPIC, asset)
+                update = self.published.get(PRICES, asset)
                 assert update is not None and price == update["price"], f"{asset} price lags"
             assert not body["missing_prices"]
             return dict(body)
@@ -250,9 +255,10 @@ def stack(chain: Devnet, broker: EmbeddedBroker,
     with running([worker]):
         ready(worker)
         manifest = chain.manifest
-        config = IngestConfig(pool=manifest["pool"], from_block=int(manifest["deploy_block"]),
-                              confirmations=0, poll_interval=0.05, names=manifest_names(manifest))
-        ingester = FollowingIngester(chain.rpc_url, broker.bootstrap, config).start()
+        config = FollowConfig(from_block=int(manifest["deploy_block"]), confirmations=0,
+                              poll_interval=0.05)
+        ingester = FollowingIngester(chain.rpc_url, broker.bootstrap,
+                                     [manifest_source(manifest)], config).start()
         try:
             yield Stack(chain, ingester, worker)
         finally:
@@ -281,7 +287,7 @@ def weth_sample(stack: Stack, baseline: dict[str, dict[str, Any]]) -> list[tuple
     several collateral and debt legs) in a fixed order."""
     shapes: dict[tuple[int, int], list[tuple[str, str]]] = {}
     for account in sorted(baseline):
-        snap = stack.published.get(POSITIONS_TOPIC, stack.position_id(account))
+        snap = stack.published.get(POSITIONS, stack.position_id(account))
         assert snap is not None
         collateral = {leg["asset"] for leg in snap["collateral"]}
         debts = sorted(snap["debt"], key=lambda leg: -float(leg["amount"]) *

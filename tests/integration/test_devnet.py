@@ -19,10 +19,10 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from monitor.chain.aave_deploy import ETH_EMODE, RESERVES
-from monitor.chain.aggregator import aggregator_artifact
-from monitor.chain.artifacts import aave
-from monitor.chain.devnet import Devnet, LiquidationFailed
+from monitor.devnet.aave_deploy import ETH_EMODE, RESERVES
+from monitor.devnet.aggregator import aggregator_artifact
+from monitor.devnet.artifacts import aave
+from monitor.devnet.devnet import Devnet, LiquidationFailed
 
 pytestmark = pytest.mark.integration
 

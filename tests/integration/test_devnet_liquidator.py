@@ -9,9 +9,10 @@ from typing import Any, Final
 
 import pytest
 
-from monitor.chain.devnet import AccountData, Devnet
-from monitor.chain.events import decode_log, event_spec
-from monitor.chain.liquidator import Liquidator, is_underwater
+from monitor.devnet.devnet import AccountData, Devnet
+from monitor.devnet.liquidator import Liquidator, is_underwater
+from monitor.sources.aave_v3.events import SPECS
+from monitor.sources.evm.decoder import decode_log, event_spec
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ def liquidations(devnet: Devnet, from_block: int) -> list[dict[str, Any]]:
     logs = devnet.rpc.call("eth_getLogs", {"address": devnet.deployment.pool,
                                            "fromBlock": hex(from_block), "toBlock": "latest",
                                            "topics": [LIQUIDATION_CALL.topic0]})
-    decoded = [decode_log(entry) for entry in logs]
+    decoded = [decode_log(entry, SPECS) for entry in logs]
     return [d.args for d in decoded if d is not None]
 
 

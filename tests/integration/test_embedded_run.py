@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from monitor.broker import free_port
+from monitor.localhost import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,5 @@
-"""The Aave V3 ingester against the real contracts on Anvil, publishing into a real (Tansu) broker.
+"""The follower with the Aave V3 adapter against the real contracts on Anvil, publishing into a real
+(Tansu) broker.
 
 Checks: backfilled snapshots equal the chain's own accounting (getUserAccountData at the
 snapshot's block, recomputed from the legs with Aave's integer steps); a price move becomes a
@@ -19,11 +20,14 @@ from aiokafka import AIOKafkaConsumer
 from eth_abi.abi import decode
 from web3 import Web3
 
-from monitor.broker import EmbeddedBroker
-from monitor.chain.devnet import Devnet
-from monitor.chain.ingest_cli import ingest, manifest_names
-from monitor.chain.ingester import END_OF_BLOCK, IngestConfig, Ingester, Stats
-from monitor.chain.rpc import Rpc
+from monitor.devnet.devnet import Devnet
+from monitor.run.broker import EmbeddedBroker
+from monitor.sources.evm.adapter import SourceConfig
+from monitor.sources.evm.follower import FollowConfig, Follower, Stats
+from monitor.sources.evm.rpc import Rpc
+from monitor.sources.evm.touches import END_OF_BLOCK
+from monitor.sources.ingest import ingest, manifest_source
+from monitor.sources.registry import open_adapters
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +65,16 @@ def chain(clean_devnet: Devnet) -> Devnet:
     return clean_devnet
 
 
-def config(devnet: Devnet, checkpoint: Path | None = None) -> IngestConfig:
-    """Ingest the devnet's pool from its deploy block to the head, no confirmations."""
+def sources(devnet: Devnet) -> list[SourceConfig]:
+    """The devnet's Aave V3 pool."""
+    return [manifest_source(devnet.manifest)]
+
+
+def config(devnet: Devnet, checkpoint: Path | None = None) -> FollowConfig:
+    """Follow from the devnet's deploy block to the head, no confirmations."""
     m = devnet.manifest
-    return IngestConfig(pool=m["pool"], from_block=int(m["deploy_block"]), confirmations=0,
-                        checkpoint=checkpoint, once=True, poll_interval=0.05,
-                        names=manifest_names(m))
+    return FollowConfig(from_block=int(m["deploy_block"]), confirmations=0,
+                        checkpoint=checkpoint, once=True, poll_interval=0.05)
 
 
 async def read_topics(bootstrap: str, expected: int) -> list[Record]:
@@ -101,13 +109,14 @@ async def fresh(devnet: Devnet) -> dict[tuple[str, str], dict[str, Any]]:
     """Final state of a fresh, single-pass ingest of the chain as it is now."""
     sink = Collect()
     async with Rpc(devnet.rpc_url) as rpc:
-        await Ingester(rpc, sink, config(devnet)).run()
+        await Follower(rpc, sink, await open_adapters(rpc, sources(devnet)), config(devnet)).run()
     return final_state(sink.records)
 
 
 async def run_once(devnet: Devnet, broker: EmbeddedBroker, checkpoint: Path) -> Stats:
     """One `--once` ingest into the broker."""
-    return await ingest(devnet.rpc_url, broker.bootstrap, config(devnet, checkpoint))
+    return await ingest(devnet.rpc_url, broker.bootstrap, sources(devnet),
+                        config(devnet, checkpoint))
 
 
 def count(stats: Stats) -> int:
@@ -240,7 +249,8 @@ async def test_price_move_publishes_a_price_update(chain: Devnet, broker: Embedd
     head = chain.w3.eth.block_number
     new_price = spec_price(chain, "WETH") / 1e8 * 0.93
     chain.set_price("WETH", new_price)
-    over_ws = await ingest(chain.ws_url, broker.bootstrap, config(chain, checkpoint))
+    over_ws = await ingest(chain.ws_url, broker.bootstrap, sources(chain),
+                           config(chain, checkpoint))
     second = count(over_ws)  # the follower resumes over WebSocket from the same checkpoint
     records = await read_topics(broker.bootstrap, first + second)
     moved = [v for t, k, v in records if t == "prices" and k == "WETH" and v["version"][0] > head]

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from monitor.broker import EmbeddedBroker
 from monitor.risk import (
     ClusterGrid,
     Position,
@@ -24,6 +23,7 @@ from monitor.risk import (
     liquidation_prices,
     position_values,
 )
+from monitor.run.broker import EmbeddedBroker
 from tests.integration.stream_harness import (
     Worker,
     consume_all,

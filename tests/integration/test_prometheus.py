@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 import yaml
 
-from monitor.broker import EmbeddedBroker, free_port, wait_for_port
 from monitor.config import load_settings
+from monitor.localhost import free_port, wait_for_port
+from monitor.run.broker import EmbeddedBroker
 from monitor.scenario.replay import publish_scenario
 from monitor.stream.worker import start_worker_process, wait_until_ready
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from monitor.broker import EmbeddedBroker
+from monitor.run.broker import EmbeddedBroker
 from tests.integration.stream_harness import (
     Worker,
     eventually,

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from monitor.broker import EmbeddedBroker
+from monitor.run.broker import EmbeddedBroker
 from monitor.scenario.market import generate_market
 from monitor.scenario.replay import publish_scenario
 

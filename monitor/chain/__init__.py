@@ -1,1 +1,0 @@
-"""Chain side: Aave V3 ingestion over JSON-RPC and the local devnet."""

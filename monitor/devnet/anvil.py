@@ -1,0 +1,104 @@
+"""An Anvil process on a loopback port: the local chain that tests and `monitor devnet` run on."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from monitor.devnet.artifacts import REPO_ROOT
+from monitor.devnet.node_rpc import NodeRpc
+from monitor.localhost import free_port
+from monitor.sources.evm.jsonrpc import RpcError
+
+CHAIN_ID = 31337
+DEV_ACCOUNTS = 10  # deployer, liquidity provider, liquidator and spares; seeded accounts are
+# impersonated, so their number does not grow anvil's key derivation at start
+DEV_BALANCE_ETH = 1_000_000
+BLOCK_GAS_LIMIT = 60_000_000
+
+
+class AnvilError(RuntimeError):
+    """Anvil is missing or did not come up."""
+
+
+def anvil_binary() -> Path:
+    """$MONITOR_ANVIL, else node_modules/.bin/anvil of the repo or cwd, else `anvil` on PATH."""
+    override = os.environ.get("MONITOR_ANVIL")
+    if override:
+        if not os.access(override, os.X_OK):
+            raise AnvilError(f"MONITOR_ANVIL={override} is not an executable")
+        return Path(override)
+    for root in (REPO_ROOT, Path.cwd()):
+        candidate = root / "node_modules" / ".bin" / "anvil"
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("anvil")
+    if found:
+        return Path(found)
+    raise AnvilError(f"anvil not found: run `npm install` in the repository root ({REPO_ROOT}) "
+                     "to get @foundry-rs/anvil, or set MONITOR_ANVIL to an anvil binary")
+
+
+@dataclass
+class AnvilProcess:
+    """One anvil child process; start() waits until it answers JSON-RPC, stop() ends it."""
+
+    port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    @property
+    def rpc_url(self) -> str:
+        """HTTP JSON-RPC endpoint."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """WebSocket JSON-RPC endpoint (anvil serves both on one port)."""
+        return f"ws://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> NodeRpc:
+        """Spawn anvil and wait for its first JSON-RPC answer; a client bound to it."""
+        cmd = [str(anvil_binary()), "--host", self.host, "--port", str(self.port),
+               "--chain-id", str(CHAIN_ID), "--accounts", str(DEV_ACCOUNTS),
+               "--balance", str(DEV_BALANCE_ETH), "--gas-limit", str(BLOCK_GAS_LIMIT)]
+        self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        out = self._log or subprocess.DEVNULL
+        self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+        rpc = NodeRpc(self.rpc_url)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                self.stop()
+                raise AnvilError(f"anvil exited with {self.process.returncode} at start"
+                                 + (f"; see {self.log_path}" if self.log_path else ""))
+            try:
+                if int(rpc.call("eth_chainId"), 16) == CHAIN_ID:
+                    return rpc
+            except (OSError, RpcError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AnvilError(f"anvil did not answer on {self.rpc_url} within {timeout:.0f}s")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate anvil (kill it if it lingers) and close its log."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        if self._log is not None:
+            self._log.close()
+            self._log = None

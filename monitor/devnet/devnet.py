@@ -1,0 +1,285 @@
+"""A local Aave V3 chain for tests, benchmarks and `monitor devnet`: Anvil with the real protocol
+deployed, accounts seeded, and handles to move prices, liquidate, snapshot and mine."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from web3 import HTTPProvider, Web3
+from web3.types import TxReceipt
+
+from monitor.devnet.aave_deploy import DeployedAsset, Deployment, deploy_aave, price_answer
+from monitor.devnet.aggregator import aggregator_artifact
+from monitor.devnet.anvil import CHAIN_ID, AnvilProcess
+from monitor.devnet.artifacts import aave
+from monitor.devnet.node_rpc import NodeRpc, TxFailed
+from monitor.devnet.position_plans import plan_positions
+from monitor.devnet.seeding import MAX_UINT, Seeder, SeedStats
+from monitor.localhost import free_port
+
+log = logging.getLogger(__name__)
+
+LIQUIDATION_MINT_MARGIN = 1.05  # the liquidator holds a little more than the debt it may repay
+
+
+class DevnetError(RuntimeError):
+    """The devnet is not running or an operation on it is invalid."""
+
+
+class LiquidationFailed(TxFailed):
+    """liquidationCall reverted; `reason` is Aave's error code (e.g. '45': HF not below 1)."""
+
+
+class AccountData(NamedTuple):
+    """Pool.getUserAccountData, raw integers (base currency 1e8 USD, LTV/threshold in bps,
+    health factor in wad)."""
+
+    total_collateral_base: int
+    total_debt_base: int
+    available_borrows_base: int
+    current_liquidation_threshold: int
+    ltv: int
+    health_factor: int
+
+
+class Devnet:
+    """Anvil + Aave V3 + seeded accounts; a context manager that stops the chain on exit."""
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+        self.anvil = AnvilProcess(port=port or free_port(), log_path=log_path)
+        self._rpc: NodeRpc | None = None
+        self._w3: Web3 | None = None
+        self._deployment: Deployment | None = None
+        self.accounts: list[str] = []
+        self.deployer = self.liquidity_provider = self.liquidator = ""
+
+    @property
+    def rpc_url(self) -> str:
+        """HTTP JSON-RPC endpoint."""
+        return self.anvil.rpc_url
+
+    @property
+    def ws_url(self) -> str:
+        """WebSocket JSON-RPC endpoint."""
+        return self.anvil.ws_url
+
+    @property
+    def rpc(self) -> NodeRpc:
+        """The raw, batching JSON-RPC client (no web3 middlewares)."""
+        if self._rpc is None:
+            raise DevnetError("the devnet is not started")
+        return self._rpc
+
+    @property
+    def deployment(self) -> Deployment:
+        """Addresses of the deployed market."""
+        if self._deployment is None:
+            raise DevnetError("Aave is not deployed: call start() first")
+        return self._deployment
+
+    @property
+    def w3(self) -> Web3:
+        """A web3 client on the devnet, for tests and ad-hoc contract calls."""
+        if self._w3 is None:
+            self._w3 = Web3(HTTPProvider(self.rpc_url))
+        return self._w3
+
+    def start(self) -> Devnet:
+        """Start anvil and deploy Aave V3 (no accounts seeded yet)."""
+        self._rpc = self.anvil.start()
+        try:
+            dev_accounts = [a.lower() for a in self.rpc.call("eth_accounts")]
+            self.deployer, self.liquidity_provider, self.liquidator = dev_accounts[:3]
+            self._deployment = deploy_aave(self.rpc, self.deployer)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def seed(self, n_accounts: int = 300, seed: int = 0) -> SeedStats:
+        """Open `n_accounts` more varied positions (deterministic in `seed`), HF just above 1."""
+        plans = plan_positions(n_accounts, seed, first_index=len(self.accounts),
+                               prices=self.prices())
+        stats = Seeder(self.rpc, self.deployment, self.liquidity_provider).run(plans)
+        self.accounts += [p.account for p in plans]
+        return stats
+
+    def stop(self) -> None:
+        """Stop anvil; the chain's state is gone."""
+        self.anvil.stop()
+        self._rpc = None
+        self._w3 = None
+
+    def __enter__(self) -> Devnet:
+        """Start if not started."""
+        return self if self._rpc is not None else self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Stop."""
+        self.stop()
+
+    @property
+    def assets(self) -> list[str]:
+        """Reserve symbols."""
+        return list(self.deployment.assets)
+
+    def _asset(self, asset: str) -> DeployedAsset:
+        """A deployed asset by symbol, or DevnetError naming the known ones."""
+        try:
+            return self.deployment.assets[asset]
+        except KeyError:
+            raise DevnetError(f"unknown asset {asset!r}; known: {', '.join(self.assets)}") from None
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The manifest `monitor ingest --manifest` reads: endpoints, every deployed address, the
+        seeded accounts and the oracle's current prices."""
+        d = self.deployment
+        prices = self.prices()
+        return {
+            "rpc_url": self.rpc_url, "ws_url": self.ws_url, "chain_id": CHAIN_ID,
+            "deploy_block": d.deploy_block, "pool": d.pool,
+            "pool_addresses_provider": d.pool_addresses_provider, "oracle": d.oracle,
+            "data_provider": d.data_provider, "pool_configurator": d.pool_configurator,
+            "acl_manager": d.acl_manager,
+            "assets": {name: {"address": a.address, "decimals": a.decimals,
+                              "aggregator": a.aggregator, "a_token": a.a_token,
+                              "variable_debt_token": a.variable_debt_token,
+                              "stable_debt_token": a.stable_debt_token,
+                              "price": prices[name]}
+                       for name, a in d.assets.items()},
+            "accounts": list(self.accounts), "liquidator": self.liquidator,
+        }
+
+    def write_manifest(self, path: Path | str) -> Path:
+        """Write the manifest as JSON; the path written."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(self.manifest, indent=2) + "\n")
+        return target
+
+    def _receipt(self, raw: dict[str, Any]) -> TxReceipt:
+        """web3's formatted receipt (ints, HexBytes) for a raw one."""
+        return self.w3.eth.get_transaction_receipt(raw["transactionHash"])
+
+    def set_price(self, asset: str, usd: float) -> TxReceipt:
+        """Publish a new aggregator answer round(usd·1e8) for `asset`; mines one block."""
+        answer = price_answer(usd)
+        if answer <= 0:
+            raise DevnetError(f"price of {asset} must be positive, got {usd}")
+        feed = aggregator_artifact()
+        raw = self.rpc.transact(self.deployer, self._asset(asset).aggregator,
+                                feed.call_data("setAnswer", answer), f"setAnswer {asset}")
+        return self._receipt(raw)
+
+    def price(self, asset: str, block: int | str = "latest") -> float:
+        """AaveOracle.getAssetPrice(asset) in USD (the price the protocol liquidates at)."""
+        oracle = aave("AaveOracle")
+        out = self.rpc.eth_call(self.deployment.oracle,
+                                oracle.call_data("getAssetPrice", self._asset(asset).address),
+                                block)
+        return int(oracle.decode_output("getAssetPrice", out, 1)[0]) / 1e8
+
+    def prices(self, block: int | str = "latest") -> dict[str, float]:
+        """Every reserve's AaveOracle price in USD, in one batch."""
+        oracle = aave("AaveOracle")
+        tag = hex(block) if isinstance(block, int) else block
+        outs = self.rpc.batch([("eth_call", [{"to": self.deployment.oracle,
+                                              "data": oracle.call_data("getAssetPrice",
+                                                                       a.address)}, tag])
+                               for a in self.deployment.assets.values()])
+        return {name: int(oracle.decode_output("getAssetPrice", out, 1)[0]) / 1e8
+                for name, out in zip(self.deployment.assets, outs, strict=True)}
+
+    def user_account_data(self, account: str, block: int | str | None = None) -> AccountData:
+        """Pool.getUserAccountData(account) at `block` (default latest)."""
+        pool = aave("Pool")
+        out = self.rpc.eth_call(self.deployment.pool,
+                                pool.call_data("getUserAccountData", account.lower()),
+                                "latest" if block is None else block)
+        return AccountData(*pool.decode_output("getUserAccountData", out, 1))
+
+    def account_data(self, block: int | str | None = None) -> dict[str, AccountData]:
+        """getUserAccountData of every seeded account at one block, in one batch."""
+        pool = aave("Pool")
+        tag = "latest" if block is None else hex(block) if isinstance(block, int) else block
+        outs = self.rpc.batch([("eth_call", [{"to": self.deployment.pool,
+                                              "data": pool.call_data("getUserAccountData", a)},
+                                             tag]) for a in self.accounts])
+        return {a: AccountData(*pool.decode_output("getUserAccountData", out, 1))
+                for a, out in zip(self.accounts, outs, strict=True)}
+
+    def debt_of(self, account: str, asset: str) -> int:
+        """The account's current debt of `asset` (variable + stable), in token units."""
+        token = aave("VariableDebtToken")
+        a = self._asset(asset)
+        outs = self.rpc.batch([("eth_call", [{"to": t, "data": token.call_data("balanceOf",
+                                                                              account.lower())},
+                                             "latest"])
+                               for t in (a.variable_debt_token, a.stable_debt_token)])
+        return sum(int(token.decode_output("balanceOf", o, 1)[0]) for o in outs)
+
+    def liquidate(self, account: str, collateral_asset: str, debt_asset: str,
+                  debt_to_cover: int | None = None, receive_a_token: bool = False) -> TxReceipt:
+        """Pool.liquidationCall from the liquidator, funded with the debt token it repays.
+
+        `debt_to_cover` in debt-token units; None repays as much as the close factor allows.
+        LiquidationFailed carries Aave's error code when the pool refuses (e.g. '45').
+        """
+        debt = self._asset(debt_asset)
+        collateral = self._asset(collateral_asset)
+        needed = debt_to_cover if debt_to_cover is not None else \
+            int(self.debt_of(account, debt_asset) * LIQUIDATION_MINT_MARGIN) + 1
+        token = aave("MintableERC20")
+        self.rpc.transact(self.liquidator, debt.address,
+                          token.call_data("mint", self.liquidator, needed), f"mint {debt_asset}")
+        self.rpc.transact(self.liquidator, debt.address,
+                          token.call_data("approve", self.deployment.pool, MAX_UINT),
+                          f"approve {debt_asset}")
+        data = aave("Pool").call_data("liquidationCall", collateral.address, debt.address,
+                                      account.lower(), MAX_UINT if debt_to_cover is None
+                                      else debt_to_cover, receive_a_token)
+        try:
+            raw = self.rpc.transact(self.liquidator, self.deployment.pool, data,
+                                    f"liquidationCall {account} {collateral_asset}/{debt_asset}")
+        except TxFailed as exc:
+            raise LiquidationFailed(exc.what, exc.reason, exc.receipt) from exc
+        return self._receipt(raw)
+
+    def snapshot(self) -> str:
+        """evm_snapshot: an id to revert the chain to."""
+        return str(self.rpc.call("evm_snapshot"))
+
+    def revert(self, snapshot_id: str) -> None:
+        """evm_revert to a snapshot (which is consumed, as anvil does)."""
+        if not self.rpc.call("evm_revert", snapshot_id):
+            raise DevnetError(f"evm_revert({snapshot_id}) failed: unknown or used snapshot")
+
+    def mine(self, n: int = 1) -> int:
+        """Mine `n` empty blocks; the new head."""
+        self.rpc.call("anvil_mine", hex(n))
+        return int(self.rpc.call("eth_blockNumber"), 16)
+
+    def block_number(self) -> int:
+        """The head block number."""
+        return int(self.rpc.call("eth_blockNumber"), 16)
+
+
+def start_devnet(n_accounts: int = 300, seed: int = 0, port: int | None = None,
+                 log_path: Path | None = None) -> Devnet:
+    """Start anvil, deploy Aave V3 and seed `n_accounts` positions; a running Devnet."""
+    devnet = Devnet(port=port, log_path=log_path).start()
+    try:
+        if n_accounts > 0:
+            stats = devnet.seed(n_accounts, seed)
+            log.info("devnet seeded %d accounts: %d transactions in %d blocks, %.2fs",
+                     stats.accounts, stats.transactions, stats.blocks, stats.seconds)
+    except BaseException:
+        devnet.stop()
+        raise
+    return devnet

@@ -1,0 +1,1 @@
+"""`monitor run`: the embedded stack (broker, worker and a live feed) on one machine."""
