@@ -39,7 +39,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from monitor.localhost import free_port
 from monitor.risk import ClusterGrid, PositionBook, from_snapshot
-from monitor.broker import EmbeddedBroker
+from monitor.run.broker import EmbeddedBroker
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "9986339"  # the last commit before the redesign (timers and throttle)

@@ -28,9 +28,6 @@ from monitor.wire import DEAD_LETTERS
 PRODUCER_BUFFER: Final = 10_000
 
 
-PRODUCER_BUFFER: Final = 10_000
-
-
 def partition_of(key: str, partitions: int) -> int:
     """The partition of a key: Kafka's default (murmur2 of the UTF-8 bytes, sign bit off)."""
     return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
