@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Protocol
 
-from monitor.risk import aave_v3
+from monitor.risk.aave_v3 import ARITHMETIC as AAVE_V3
+from monitor.risk.aave_v3 import PROTOCOL as AAVE_V3_PROTOCOL
 from monitor.risk.positions import LendingPosition
 
 
@@ -35,7 +36,7 @@ class ExactArithmetic(Protocol):
         ...
 
 
-ARITHMETIC: Final[dict[str, ExactArithmetic]] = {aave_v3.PROTOCOL: aave_v3.ARITHMETIC}
+ARITHMETIC: Final[dict[str, ExactArithmetic]] = {AAVE_V3_PROTOCOL: AAVE_V3}
 
 
 def exact_arithmetic(position: LendingPosition) -> ExactArithmetic | None:
