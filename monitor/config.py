@@ -56,6 +56,8 @@ class CascadeConfig:
     a_min: float = 2.0
     levels: int = 200
     max_move: float = 0.5
+    min_induced_move: float = 0.01
+    min_liquidated_usd: float = 50_000_000.0
 
 
 @dataclass(frozen=True)
@@ -206,15 +208,23 @@ def _protocol(name: str, raw: object) -> ProtocolConfig:
 def _cascade(raw: object) -> CascadeConfig:
     """Parse [cascade]."""
     table = _table(raw, "cascade")
-    _check_keys(table, {"a_min", "levels", "max_move"}, "cascade")
+    _check_keys(table, {"a_min", "levels", "max_move", "min_induced_move",
+                        "min_liquidated_usd"}, "cascade")
     levels = table.get("levels", 200)
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
         raise ConfigError(f"cascade.levels: must be a positive integer, got {levels!r}")
     max_move = _number(table.get("max_move", 0.5), "cascade.max_move")
     if max_move >= 1:
         raise ConfigError(f"cascade.max_move: must be below 1, got {max_move}")
+    defaults = CascadeConfig()
     return CascadeConfig(a_min=_number(table.get("a_min", 2.0), "cascade.a_min"),
-                         levels=levels, max_move=max_move)
+                         levels=levels, max_move=max_move,
+                         min_induced_move=_number(
+                             table.get("min_induced_move", defaults.min_induced_move),
+                             "cascade.min_induced_move", positive=False),
+                         min_liquidated_usd=_number(
+                             table.get("min_liquidated_usd", defaults.min_liquidated_usd),
+                             "cascade.min_liquidated_usd", positive=False))
 
 
 def _read_toml(path: Path | None) -> dict[str, Any]:
