@@ -17,7 +17,7 @@ RULE_KINDS: Final = {
     "cascade_proximity": "below",      # distance from price to a significant trigger
     "liquidatable_value": "above",     # USD liquidated by a `move` against a side
     "liquidatable_growth": "above",    # growth of that value over `window` seconds
-    "oracle_stale": "above",           # seconds since the last update, over the heartbeat
+    "oracle_stale": "above",           # age of the last update, in feed heartbeats
     "oracle_jump": "above",            # relative change of one price update
     "position_near_liquidation": "below",  # health factor − 1 of a position over min_usd
     "bad_debt": "above",               # projected bad debt at the nearest trigger
@@ -30,7 +30,7 @@ STANDARD_SCHEDULE: Final = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 5
 PAGERDUTY_EVENTS_URL: Final = "https://events.pagerduty.com/v2/enqueue"
 NAME_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 RULE_KEYS: Final = {"kind", "severity", "threshold", "margin", "hold", "repeat", "labels",
-                    "enabled", "move", "window", "min_usd", "heartbeats", "assets", "sides"}
+                    "enabled", "move", "window", "min_usd", "heartbeat", "heartbeats", "assets", "sides"}
 RECEIVER_KEYS: Final = {"kind", "enabled", "url", "url_env", "secret_env", "routing_key_env",
                         "severities", "match", "timeout", "retry_schedule", "jitter",
                         "give_up_after", "queue_size", "resend_interval"}
@@ -53,6 +53,7 @@ class RuleConfig:
     move: float = 0.05
     window: float = 900.0
     min_usd: float = 0.0
+    heartbeat: float = 3600.0
     heartbeats: Mapping[str, float] = field(default_factory=dict)
     assets: tuple[str, ...] = ()
     sides: tuple[str, ...] = ("down", "up")
@@ -61,6 +62,10 @@ class RuleConfig:
     def direction(self) -> str:
         """"below" or "above": which side of the threshold fires."""
         return RULE_KINDS[self.kind]
+
+    def heartbeat_of(self, asset: str) -> float:
+        """Seconds between the updates of `asset`'s oracle feed at the latest."""
+        return self.heartbeats.get(asset, self.heartbeat)
 
     def watches(self, asset: str) -> bool:
         """Whether the rule applies to `asset` (every asset unless `assets` lists some)."""
@@ -162,6 +167,7 @@ def _rule(name: str, raw: object) -> RuleConfig | None:
         margin=number("margin"), hold=number("hold"), repeat=number("repeat"),
         labels=_texts(table.get("labels", {}), f"{key}.labels"), move=number("move", True),
         window=number("window", True), min_usd=number("min_usd"),
+        heartbeat=number("heartbeat", True),
         heartbeats={a: toml_number(v, f"{key}.heartbeats.{a}") for a, v in heartbeats.items()},
         assets=_words(table.get("assets", []), f"{key}.assets"),
         sides=_words(table.get("sides", ["down", "up"]), f"{key}.sides", ("down", "up")))
