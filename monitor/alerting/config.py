@@ -30,7 +30,8 @@ STANDARD_SCHEDULE: Final = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 5
 PAGERDUTY_EVENTS_URL: Final = "https://events.pagerduty.com/v2/enqueue"
 NAME_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 RULE_KEYS: Final = {"kind", "severity", "threshold", "margin", "hold", "repeat", "labels",
-                    "enabled", "move", "window", "min_usd", "heartbeat", "heartbeats", "assets", "sides"}
+                    "enabled", "move", "window", "min_usd", "heartbeat", "heartbeats", "assets",
+                    "sides"}
 RECEIVER_KEYS: Final = {"kind", "enabled", "url", "url_env", "secret_env", "routing_key_env",
                         "severities", "match", "timeout", "retry_schedule", "jitter",
                         "give_up_after", "queue_size", "resend_interval"}

@@ -114,3 +114,15 @@ def expire(held: AlertRecord, now: float, retention: float) -> str | None:
     if held.status == "resolved" and now >= (held.ends_at or held.at) + retention:
         return FORGET
     return None
+
+
+def retire(held: AlertRecord, now: float) -> AlertRecord | str | None:
+    """The change for an alert whose rule is no longer configured: a firing one resolves, a
+    pending one is forgotten, a resolved one waits for its expiry."""
+    if held.status == "pending":
+        return FORGET
+    if held.status == "firing":
+        return replace(held, status="resolved", sequence=held.sequence + 1, at=now,
+                       ends_at=now, value=None,
+                       annotations={"summary": f"rule {held.rule} is no longer configured"})
+    return None
