@@ -108,6 +108,7 @@ class Alerts:
         """After a rebalance: hold the alerts of the subjects owned now and deliver the
         pending notifications of the partitions owned now."""
         self.owned = self.ctx.owned(self.topic.get_topic_name())
+        log.info("alerts: evaluating the subjects of partitions %s", sorted(self.owned))
         self.evaluator.load(self.outbox.records(), self.owns)
         self.assets.reassigned()
         self.scanner.poke()
