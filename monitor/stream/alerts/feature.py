@@ -15,8 +15,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
 
 import orjson
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -144,7 +143,7 @@ class Alerts:
                                    value=outcome_bytes(parcel, status, error),
                                    partition=parcel.partition)
 
-    async def _resender(self, courier: Courier) -> Any:
+    def _resender(self, courier: Courier) -> Callable[[], Awaitable[None]]:
         """Re-send an Alertmanager receiver its firing alerts well within its lease, so that
         Alertmanager keeps them open (and resolves them if this worker dies)."""
         receiver = courier.receiver
