@@ -47,10 +47,10 @@ class Evaluator:
         """Fingerprints of the alerts of `rule` held now."""
         return [fp for fp, record in self.held.items() if record.rule == rule]
 
-    def vanish(self, fp: str) -> None:
+    def vanish(self, fp: str, summary: str) -> None:
         """The subject of a held alert is gone (position closed): observe no measure."""
         obs = self.last.get(fp) or self._from_record(self.held[fp])
-        self.observe(Observation(obs.rule, obs.subject, obs.labels, None, obs.summary))
+        self.observe(Observation(obs.rule, obs.subject, obs.labels, None, summary))
 
     def load(self, records: Iterable[AlertRecord], owns: Callable[[str], bool]) -> None:
         """Hold the given records of owned subjects (after a rebalance), retiring the alerts

@@ -28,7 +28,7 @@ from monitor.wire import PriceUpdate
 
 ASSET_KINDS: Final = ("cascade_proximity", "liquidatable_value", "liquidatable_growth",
                       "oracle_stale", "oracle_jump", "bad_debt")
-GROWTH_FLOOR_USD: Final = 1.0  # growth from nothing is measured from $1
+GROWTH_FLOOR_USD: Final = 1.0  # growth is measured from min_usd at least, and from $1
 
 
 class AssetRules:
@@ -137,7 +137,8 @@ class AssetRules:
             self._staleness(asset)
 
     def _liquidatable(self, asset: str, merged: ClusterMap, price: float) -> None:
-        """Value liquidated by each rule's move, and its growth within the rule's window."""
+        """Value liquidated by each rule's move, and its growth within the rule's window (from
+        the window's lowest value, or from min_usd when that is higher)."""
         now = time.time()
         for kind in ("liquidatable_value", "liquidatable_growth"):
             for rule in self._for(kind, asset):
@@ -151,8 +152,7 @@ class AssetRules:
                                       f"a {rule.move:.0%} move")
                         continue
                     lowest = self._lowest(rule, asset, side, now, usd)
-                    growth = usd / max(lowest, GROWTH_FLOOR_USD) - 1.0 \
-                        if usd >= rule.min_usd else 0.0
+                    growth = usd / max(lowest, rule.min_usd, GROWTH_FLOOR_USD) - 1.0
                     self._observe(rule, asset, labels, growth,
                                   f"{asset} {level_side}s liquidating within a "
                                   f"{rule.move:.0%} move grew {growth:.0%} in "
@@ -183,8 +183,11 @@ class PositionRules:
             for book in books:
                 seen |= self._near(rule, book, prices)
             for fp in self.evaluator.held_by(rule.name):
-                if fp not in seen and self.evaluator.held[fp].status != "resolved":
-                    self.evaluator.vanish(fp)
+                held = self.evaluator.held[fp]
+                if fp not in seen and held.status != "resolved":
+                    self.evaluator.vanish(fp, f"{held.subject}: no longer within "
+                                              f"{rule.threshold:g} of liquidation (recovered, "
+                                              f"liquidated or closed)")
 
     def _near(self, rule: RuleConfig, book: PositionBook, prices: Mapping[str, float]
               ) -> set[str]:
