@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,15 @@ def test_a_failing_receiver_gets_every_notification_once_it_recovers(
         eventually(lambda: len(flaky.answered(500)) >= 2 * len(ASSETS), 30)
         flaky.status = 200
         seen = eventually(lambda: all_notified(flaky), 30)
+        served: list[Any] = [worker.get("/alerts/"), metrics_text(worker)]
+        fingerprint = orjson.loads(next(iter(seen.values()))[0])["data"]["fingerprint"]
+        served.append(worker.get(f"/alerts/{fingerprint}/"))
     for bodies in seen.values():
         assert len(set(bodies)) == 1  # a retry resends the same notification under its id
+    exposed = worker.log.read_text() + repr(served) + b"".join(
+        r.body for r in flaky.requests).decode()
+    for secret in (SECRET, SECRET.removeprefix("whsec_"), flaky.url):
+        assert secret not in exposed  # never logged, served, exported or sent
     assert {r.headers["webhook-id"] for r in flaky.answered(500)} <= set(seen)
     for request in flaky.requests:
         assert verify_standard_webhook(SECRET, request.headers, request.body)
@@ -167,6 +175,15 @@ def test_a_worker_killed_mid_delivery_loses_no_notification(
     with running([start(broker, tmp_path, config, "second")]) as (second,):
         ready(second)
         eventually(lambda: all_notified(receiver), 60)
+
+
+def metrics_text(worker: Worker) -> str:
+    """GET /metrics as text."""
+    url = f"http://127.0.0.1:{worker.settings.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text: str = response.read().decode()
+    assert "monitor_alert_deliveries_total" in text
+    return text
 
 
 def _asserted(condition: bool) -> bool:

@@ -73,7 +73,7 @@ class AssetRules:
                 debt = found.get("bad_debt_usd")
                 self._observe(rule, asset, {"asset": asset, "side": side}, debt,
                               f"{asset}: ${debt or 0:,.0f} of bad debt projected at the {side} "
-                              f"cascade trigger {found.get('trigger_price')}")
+                              f"cascade trigger {found.get('trigger_price') or 0:.6g}")
         merged, price = self.merged(asset), self.prices.get(asset)
         if merged is not None and price is not None:
             self._liquidatable(asset, merged, price.price)
@@ -155,8 +155,9 @@ class AssetRules:
                     growth = usd / max(lowest, rule.min_usd, GROWTH_FLOOR_USD) - 1.0
                     self._observe(rule, asset, labels, growth,
                                   f"{asset} {level_side}s liquidating within a "
-                                  f"{rule.move:.0%} move grew {growth:.0%} in "
-                                  f"{rule.window:,.0f} s, to ${usd:,.0f}")
+                                  f"{rule.move:.0%} move reached ${usd:,.0f}, {growth:.0%} above "
+                                  f"their low of the last {rule.window:,.0f} s (counted from "
+                                  f"${rule.min_usd:,.0f} at least)")
 
     def _lowest(self, rule: RuleConfig, asset: str, side: str, now: float,
                 usd: float) -> float:
