@@ -28,7 +28,7 @@ from monitor.scenario.market import generate_market
 from monitor.scenario.paths import price_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.unit.devnet.test_model import PRICES, position  # noqa: E402  (the devnet's book)
+from tests.unit.devnet.test_model import PRICES, position  # the devnet's book
 
 
 def search(clusters: ClusterMap, price: float, settings: Settings, asset: str,

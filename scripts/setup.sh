@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the product (and, with --test, its tests) needs on a fresh machine:
 # a project virtual environment (.venv), the npm packages (anvil, Aave V3 artifacts, solc)
-# and, for tests, Debian's prometheus. Safe to run again: it only installs what is missing.
+# and, for tests, Debian's prometheus and prometheus-alertmanager. Safe to run again: it only
+# installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -24,10 +25,15 @@ if [ ! -x node_modules/.bin/anvil ] || [ ! -d node_modules/@aave/core-v3/artifac
   npm install --no-audit --no-fund --loglevel=error
 fi
 
-if [ "${1:-}" = "--test" ] && ! command -v promtool >/dev/null 2>&1; then
-  echo "setup: installing Prometheus and promtool (Debian package prometheus)"
+apt_install() {  # apt_install COMMAND PACKAGE: the Debian package, unless COMMAND is there
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "setup: installing $1 (Debian package $2)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
+if [ "${1:-}" = "--test" ]; then
+  apt_install promtool prometheus
+  apt_install prometheus-alertmanager prometheus-alertmanager
 fi
 exit 0

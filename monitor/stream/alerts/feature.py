@@ -169,7 +169,7 @@ class Alerts:
         return resend
 
     def _gauges(self) -> Iterator[Metric]:
-        """Queue depth per receiver and alerts held by rule and status."""
+        """Queue depth per receiver, alerts held by rule and status, liquidatable growth."""
         depth = GaugeMetricFamily("monitor_alert_queue_depth",
                                   "Notifications waiting in a receiver's queue",
                                   labels=["receiver"])
@@ -184,4 +184,10 @@ class Alerts:
                                                               0) + 1
         for (rule, status), count in sorted(counts.items()):
             active.add_metric([rule, status], count)
-        yield from (depth, active)
+        growth = GaugeMetricFamily(
+            "monitor_liquidatable_growth_ratio",
+            "Growth of the USD liquidated by `move` against `side` over its low of the last "
+            "`window` seconds (held in the stream)", labels=["asset", "side", "move", "window"])
+        for labels, ratio in sorted(self.assets.growth.items()):
+            growth.add_metric(list(labels), ratio)
+        yield from (depth, active, growth)

@@ -43,6 +43,7 @@ class AssetRules:
         self.triggers: dict[str, dict[str, Any]] = {}  # asset -> latest projection
         self.previous: dict[str, float] = {}  # asset -> the price before the latest
         self.history: dict[tuple[str, str, str], deque[tuple[float, float]]] = {}
+        self.growth: dict[tuple[str, str, str, str], float] = {}  # (asset, side, move, window)
         self.stale = Wakeups(self._stale_due)
 
     def price_moved(self, update: PriceUpdate) -> None:
@@ -84,6 +85,7 @@ class AssetRules:
         for asset in list(self.triggers):
             if not self.owns(asset):
                 del self.triggers[asset]
+        self.growth = {key: g for key, g in self.growth.items() if self.owns(key[0])}
         for asset in sorted(self.prices):
             if self.owns(asset):
                 self._staleness(asset)
@@ -153,6 +155,7 @@ class AssetRules:
                         continue
                     lowest = self._lowest(rule, asset, side, now, usd)
                     growth = usd / max(lowest, rule.min_usd, GROWTH_FLOOR_USD) - 1.0
+                    self.growth[(asset, level_side, labels["move"], f"{rule.window:g}")] = growth
                     self._observe(rule, asset, labels, growth,
                                   f"{asset} {level_side}s liquidating within a "
                                   f"{rule.move:.0%} move reached ${usd:,.0f}, {growth:.0%} above "
