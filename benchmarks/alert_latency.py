@@ -78,8 +78,9 @@ class Bench:
         self.producer, self.bench, self.version = producer, bench, 1
 
     async def price(self, asset: str, value: float) -> float:
-        """Produce a price update; the time it was handed to the producer."""
-        self.version += 1
+        """Produce a price update (versioned by the clock, so newer than any earlier run's);
+        the time it was handed to the producer."""
+        self.version = max(self.version + 1, time.time_ns() // 1000)
         sent = time.time()
         await self.producer.send_and_wait("prices", key=asset.encode(), value=orjson.dumps(
             {"asset": asset, "price": value, "version": [self.version, 0],

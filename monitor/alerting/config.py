@@ -136,22 +136,26 @@ def _name(value: object, key: str) -> str | None:
     return value
 
 
-def _kind(table: Mapping[str, Any], key: str, kinds: Any) -> str:
-    """The `kind` of a rule or receiver."""
+def _entry(section: str, name: str, raw: object, keys: set[str],
+           kinds: Any) -> tuple[str, dict[str, Any], str] | None:
+    """(key, table, kind) of [alerts.SECTION.NAME], checked; None when disabled."""
+    key = f"alerts.{section}.{name}"
+    table = toml_table(raw, key)
+    check_keys(table, keys, key)
     kind = table.get("kind")
     if kind not in kinds:
         raise ConfigError(f"{key}.kind: must be one of {', '.join(kinds)}, got {kind!r}")
-    return str(kind)
+    if table.get("enabled", True) is False:
+        return None
+    return key, table, str(kind)
 
 
 def _rule(name: str, raw: object) -> RuleConfig | None:
     """Parse [alerts.rules.NAME] (None when disabled)."""
-    key = f"alerts.rules.{name}"
-    table = toml_table(raw, key)
-    check_keys(table, RULE_KEYS, key)
-    kind = _kind(table, key, RULE_KINDS)
-    if table.get("enabled", True) is False:
+    entry = _entry("rules", name, raw, RULE_KEYS, RULE_KINDS)
+    if entry is None:
         return None
+    key, table, kind = entry
     defaults = RuleConfig(name, kind)
     severity = table.get("severity", defaults.severity)
     if severity not in SEVERITIES:
@@ -176,12 +180,10 @@ def _rule(name: str, raw: object) -> RuleConfig | None:
 
 def _receiver(name: str, raw: object) -> ReceiverConfig | None:
     """Parse [alerts.receivers.NAME] (None when disabled)."""
-    key = f"alerts.receivers.{name}"
-    table = toml_table(raw, key)
-    check_keys(table, RECEIVER_KEYS, key)
-    kind = _kind(table, key, RECEIVER_KINDS)
-    if table.get("enabled", True) is False:
+    entry = _entry("receivers", name, raw, RECEIVER_KEYS, RECEIVER_KINDS)
+    if entry is None:
         return None
+    key, table, kind = entry
     defaults = ReceiverConfig(name, kind)
     schedule = table.get("retry_schedule", list(defaults.retry_schedule))
     if not isinstance(schedule, list) or not schedule:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import orjson
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from monitor.alerting.config import AlertingConfig, load_alerting
+from monitor.alerting.config import load_alerting
 from monitor.alerting.delivery import endpoint_for, send
 from monitor.alerting.payloads import JSON, HttpRequest, alertmanager
 from monitor.stream.agent import input_agent
@@ -45,9 +45,9 @@ class Alerts:
     """Evaluator, rules, the alerts and outbox tables, their agents and the couriers."""
 
     def __init__(self, ctx: Context, prices: Prices, positions: Positions, clusters: Clusters,
-                 cascades: Cascades, cfg: AlertingConfig | None = None) -> None:
+                 cascades: Cascades) -> None:
         self.ctx, self.prices, self.positions = ctx, prices, positions
-        self.cfg = cfg or load_alerting(ctx.settings.config_path)
+        self.cfg = load_alerting(ctx.settings.config_path)
         self.metrics = AlertMetrics(ctx.metrics)
         self.topic = ctx.topic(ALERTS)
         self.deliveries = ctx.topic(ctx.internal(ALERT_DELIVERIES))
