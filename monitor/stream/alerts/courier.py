@@ -13,6 +13,7 @@ import itertools
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
@@ -27,6 +28,7 @@ from monitor.console import say
 log = logging.getLogger(__name__)
 STATE_BASED: Final = ("alertmanager", "pagerduty")  # only an alert's latest state matters
 NOT_READY_WAIT_S: Final = 0.2
+REMEMBERED: Final = 10_000  # outcomes of recent parcels kept, to answer a parcel offered again
 CONSOLE: Final = "monitor alerts"
 
 
@@ -57,6 +59,9 @@ class Courier:
         self.parcels: dict[str, Parcel] = {}
         self.latest: dict[str, int] = {}  # fingerprint -> newest sequence queued
         self.overflowed = False
+        self.sending: str | None = None
+        self.done: OrderedDict[str, str] = OrderedDict()  # recent parcels' final outcomes
+        self._reports: set[asyncio.Task[None]] = set()
         self._heap: list[tuple[float, int, str]] = []
         self._order = itertools.count()
         self._wake = asyncio.Event()
@@ -69,8 +74,15 @@ class Courier:
         return 4.0 * self.receiver.resend_interval
 
     def offer(self, parcel: Parcel) -> bool:
-        """Queue a parcel unless the queue is full (it then stays in the outbox for later)."""
-        if parcel.key in self.parcels:
+        """Queue a parcel unless the queue is full (it then stays in the outbox for later); one
+        queued, being sent or done already is not sent again (a done one is reported again,
+        for the outbox entry that arrived after it was sent)."""
+        if parcel.key in self.parcels or parcel.key == self.sending:
+            return True
+        if parcel.key in self.done:
+            task = asyncio.ensure_future(self.report(parcel, self.done[parcel.key], ""))
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)
             return True
         if len(self.parcels) >= self.receiver.queue_size:
             self.overflowed = True
@@ -99,7 +111,11 @@ class Courier:
         try:
             while True:
                 parcel = await self._next()
-                await self._attempt(parcel)
+                self.sending = parcel.key
+                try:
+                    await self._attempt(parcel)
+                finally:
+                    self.sending = None
                 if self.overflowed and len(self.parcels) < self.receiver.queue_size // 2:
                     self.overflowed = False
                     self.refill(self)
@@ -126,11 +142,11 @@ class Courier:
         record = parcel.notification.record
         if self.receiver.kind in STATE_BASED and \
                 self.latest.get(record.fingerprint, 0) > record.sequence:
-            await self.report(parcel, "superseded", "a newer state of the alert is queued")
+            await self._finish(parcel, "superseded", "a newer state of the alert is queued")
             return
         if self.receiver.kind == "console":
             say(CONSOLE, headline(parcel.notification))
-            await self.report(parcel, "delivered", "")
+            await self._finish(parcel, "delivered", "")
             return
         assert self.session is not None
         request = request_for(self.receiver.kind, self.endpoint, parcel.notification,
@@ -138,20 +154,24 @@ class Courier:
         attempt = await send(self.session, request, self.receiver.timeout)
         await self._judge(parcel, attempt)
 
+    async def _finish(self, parcel: Parcel, status: str, error: str) -> None:
+        """Report a final outcome and remember it."""
+        self.done[parcel.key] = status
+        while len(self.done) > REMEMBERED:
+            self.done.popitem(last=False)
+        await self.report(parcel, status, error)
+
     async def _judge(self, parcel: Parcel, attempt: Attempt) -> None:
         """Done, retried later, or given up."""
-        if attempt.outcome == "delivered":
-            await self.report(parcel, "delivered", "")
-            return
-        if attempt.outcome == "failed":
-            await self.report(parcel, "failed", attempt.error)
+        if attempt.outcome in ("delivered", "failed"):
+            await self._finish(parcel, attempt.outcome, attempt.error)
             return
         parcel.attempts += 1
         delay = retry_delay(self.receiver, parcel.attempts, attempt.retry_after, self._rng)
         now = time.time()
         if delay is None or now + delay > parcel.created_at + self.receiver.give_up_after:
-            await self.report(parcel, "gave-up", f"{parcel.attempts} attempts, last: "
-                                                 f"{attempt.error}")
+            await self._finish(parcel, "gave-up", f"{parcel.attempts} attempts, last: "
+                                                  f"{attempt.error}")
             return
         parcel.next_at = now + delay
         self._push(parcel)

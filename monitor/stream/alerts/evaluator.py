@@ -22,8 +22,8 @@ from monitor.alerting.state import (
 from monitor.stream.alerts.wakeups import Wakeups
 from monitor.wire import AlertRecord
 
-# (fingerprint, the new record or None to forget the alert)
-Propose = Callable[[str, AlertRecord | None], None]
+# (fingerprint, subject, the new record or None to forget the alert, the record it replaces)
+Propose = Callable[[str, str, AlertRecord | None, AlertRecord | None], None]
 
 
 class Evaluator:
@@ -69,16 +69,18 @@ class Evaluator:
         """Hold and propose a change."""
         if change is None:
             return
+        before = self.held.get(fp)
         if change == FORGET:
             self.held.pop(fp, None)
             self.last.pop(fp, None)
             self.wakeups.at(fp, None)
-            self.propose(fp, None)
+            if before is not None:
+                self.propose(fp, before.subject, None, before)
             return
         assert isinstance(change, AlertRecord)
         self.held[fp] = change
         self._schedule(fp, change)
-        self.propose(fp, change)
+        self.propose(fp, change.subject, change, before)
 
     def _schedule(self, fp: str, record: AlertRecord) -> None:
         """Wake for the alert when its rule needs a look without new input."""

@@ -5,8 +5,9 @@ configured receivers from a durable outbox.
 Where rules run: asset rules on the worker that owns the asset (its projection and, since
 every worker sees prices, its price rules too), position rules on the worker that owns the
 position's partition, so one evaluator watches each subject. Each proposed change carries the
-next sequence number of its alert; the alerts agent (on the owner of the fingerprint's
-partition) applies a sequence once, so two evaluators during a rebalance never notify twice.
+next sequence number of its alert and travels on the subject's partition; the alerts agent
+beside the evaluator applies a sequence once, so two evaluators during a rebalance never notify
+twice (and a notification handed to the couriers by both carries the same webhook-id).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Final
 
 import orjson
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -28,7 +30,7 @@ from monitor.stream.alerts.courier import Courier, Parcel
 from monitor.stream.alerts.evaluator import Evaluator
 from monitor.stream.alerts.measures import AssetRules, PositionRules
 from monitor.stream.alerts.metrics import AlertMetrics
-from monitor.stream.alerts.outbox import Outbox, outcome_bytes
+from monitor.stream.alerts.outbox import Outbox, notification_kind, outcome_bytes
 from monitor.stream.alerts.views import register_views
 from monitor.stream.cascades import Cascades
 from monitor.stream.clusters import Clusters
@@ -39,6 +41,7 @@ from monitor.stream.prices import Prices
 from monitor.wire import ALERT_DELIVERIES, ALERTS, AlertRecord, PriceUpdate, Rejected
 
 log = logging.getLogger(__name__)
+SCAN_SHARE: Final = 0.1  # most of the event loop the position rules' scans may take
 
 
 class Alerts:
@@ -61,9 +64,9 @@ class Alerts:
         self.evaluator = Evaluator(self.cfg, self._propose)
         self.assets = AssetRules(self.cfg, self.evaluator, self.owns, prices.latest,
                                  clusters.board.merged)
-        self.position_rules = PositionRules(self.cfg, self.evaluator)
-        self.scanner = Coalescer("alerts-positions", self._scan, ctx.metrics,
-                                 ctx.settings.recompute_share)
+        self.position_rules = PositionRules(self.cfg, self.evaluator, ctx.partition_of)
+        self.scanner = Coalescer("alerts-positions", self._scan, ctx.metrics, SCAN_SHARE)
+        self.to_scan: set[int] = set()  # positions partitions whose books changed
         input_agent(ctx, self.topic, name="alerts", label=ALERTS, handle=self.outbox.apply)
         input_agent(ctx, self.deliveries, name="alert-deliveries",
                     label=self.deliveries.get_topic_name(), handle=self.outbox.delivered)
@@ -74,7 +77,7 @@ class Alerts:
         if self.position_rules.rules:
             ctx.app.task(self.scanner.run)
         prices.moved.subscribe(self._price_moved)
-        positions.applied.subscribe(lambda _partition: self.scanner.poke())
+        positions.applied.subscribe(self._mark)
         cascades.projected.subscribe(self.assets.projected)
         ctx.on_ready(self._reassigned)
         ctx.metrics.add_gauges(self._gauges)
@@ -84,24 +87,39 @@ class Alerts:
         """Whether this worker evaluates the alerts of `subject` (an asset or a position)."""
         return self.ctx.partition_of(subject) in self.owned
 
-    def _propose(self, fp: str, record: AlertRecord | None) -> None:
-        """Send a change (None: forget the alert) to the fingerprint's partition of `alerts`."""
+    def _propose(self, fp: str, subject: str, record: AlertRecord | None,
+                 before: AlertRecord | None) -> None:
+        """Send a change (None: forget the alert) to the subject's partition of `alerts`, and
+        its notifications to the couriers."""
+        partition = self.ctx.partition_of(subject)
         self.topic.send_soon(key=fp.encode(), value=None if record is None else record.to_bytes(),
-                             partition=self.ctx.partition_of(fp))
+                             partition=partition)
+        if record is not None:
+            self.outbox.early(record, notification_kind(before.status if before else None,
+                                                        record), partition)
 
     def _price_moved(self, update: PriceUpdate) -> None:
-        """Price rules at once; position rules in the next scan."""
+        """Price rules at once; position rules of the books holding the asset in the next
+        scan."""
         self.assets.price_moved(update)
+        for partition, book in self.positions.books.partitions.items():
+            if update.asset in book.book.assets():
+                self._mark(partition)
+
+    def _mark(self, partition: int) -> None:
+        """A partition's book changed or was repriced: scan it next."""
         if self.position_rules.rules:
+            self.to_scan.add(partition)
             self.scanner.poke()
 
     async def _scan(self) -> None:
-        """Position rules over every owned book."""
+        """Position rules over the owned books marked since the last scan."""
         if not self.ctx.ready():
             return
-        books = [self.positions.books.partitions[p].book
-                 for p in sorted(self.positions.books.partitions) if p in self.owned]
-        self.position_rules.scan(books, self.prices.values)
+        marked, self.to_scan = self.to_scan, set()
+        partitions = self.positions.books.partitions
+        self.position_rules.scan({p: partitions[p].book for p in sorted(marked)
+                                  if p in self.owned and p in partitions}, self.prices.values)
 
     def _reassigned(self) -> None:
         """After a rebalance: hold the alerts of the subjects owned now and deliver the
@@ -110,7 +128,8 @@ class Alerts:
         log.info("alerts: evaluating the subjects of partitions %s", sorted(self.owned))
         self.evaluator.load(self.outbox.records(), self.owns)
         self.assets.reassigned()
-        self.scanner.poke()
+        for partition in self.positions.books.partitions:
+            self._mark(partition)
         self.outbox.reindex()
         for courier in self.couriers.values():
             courier.keep(self.owned.__contains__)
@@ -155,7 +174,7 @@ class Alerts:
                 if not self.ctx.ready() or courier.session is None:
                     continue
                 firing = [r for r in self.outbox.records() if r.status == "firing"
-                          and self.ctx.partition_of(r.fingerprint) in self.owned
+                          and self.owns(r.subject)
                           and receiver.takes(r.labels)]
                 if not firing:
                     continue

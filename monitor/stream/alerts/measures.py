@@ -175,20 +175,22 @@ class AssetRules:
 class PositionRules:
     """Single-position rules over the books of the partitions this worker owns."""
 
-    def __init__(self, cfg: AlertingConfig, evaluator: Evaluator) -> None:
-        self.evaluator = evaluator
+    def __init__(self, cfg: AlertingConfig, evaluator: Evaluator,
+                 partition_of: Callable[[str], int]) -> None:
+        self.evaluator, self.partition_of = evaluator, partition_of
         self.rules = [r for r in cfg.rules.values() if r.kind == "position_near_liquidation"]
 
-    def scan(self, books: list[PositionBook], prices: Mapping[str, float]) -> None:
-        """Observe every large position near liquidation; alerts of positions no longer near
-        (or gone) observe nothing and resolve."""
+    def scan(self, books: Mapping[int, PositionBook], prices: Mapping[str, float]) -> None:
+        """Observe every large position near liquidation in these partitions' books; alerts of
+        their positions no longer near (or gone) observe nothing and resolve."""
         for rule in self.rules:
             seen: set[str] = set()
-            for book in books:
+            for book in books.values():
                 seen |= self._near(rule, book, prices)
             for fp in self.evaluator.held_by(rule.name):
                 held = self.evaluator.held[fp]
-                if fp not in seen and held.status != "resolved":
+                if fp not in seen and held.status != "resolved" and \
+                        self.partition_of(held.subject) in books:
                     self.evaluator.vanish(fp, f"{held.subject}: no longer within "
                                               f"{rule.threshold:g} of liquidation (recovered, "
                                               f"liquidated or closed)")

@@ -5,9 +5,11 @@ fingerprint), both written only by agents, in stream iteration, so any table sto
 The `alerts` agent applies each proposed record whose sequence is newer than the table's
 (a record proposed twice is applied once), writes the notification's outbox entries before the
 table, and hands them to the couriers; re-reading a record after a crash re-creates entries
-that did not reach the changelog, under the same ids. The deliveries agent records each
-attempt's outcome. A done entry stays (the delivery status GET /alerts/{fp}/ shows) until the
-alert expires; a pending one until it is done.
+that did not reach the changelog, under the same ids. A record travels on its subject's
+partition, so the agent runs beside the evaluator, which hands the couriers the notification
+as it proposes it (the courier sends it once, and reports it done when the entry arrives).
+The deliveries agent records each attempt's outcome. A done entry stays (the delivery status
+GET /alerts/{fp}/ shows) until the alert expires; a pending one until it is done.
 """
 
 from __future__ import annotations
@@ -30,10 +32,9 @@ from monitor.wire import AlertRecord, Rejected, alert_from_dict, key_text, parse
 DONE: Final = ("delivered", "failed", "gave-up", "superseded")
 
 
-def notification_kind(stored: Mapping[str, Any] | None, record: AlertRecord) -> str | None:
-    """What a receiver is told of a record replacing `stored`: firing, repeat, resolved or
-    nothing (pending alerts, and resolving one that never fired, notify no one)."""
-    before = stored["status"] if stored else None
+def notification_kind(before: str | None, record: AlertRecord) -> str | None:
+    """What a receiver is told of a record replacing one of status `before`: firing, repeat,
+    resolved or nothing (pending alerts, and resolving one that never fired, notify no one)."""
     if record.status == "firing":
         return "repeat" if before == "firing" else "firing"
     if record.status == "resolved" and before == "firing":
@@ -69,18 +70,18 @@ class Outbox:
         fp = key_text(event.message.key)
         if fp is None:
             raise Rejected("invalid-alert", "the key must be the alert's fingerprint")
-        if self.ctx.partition_of(fp) != event.message.partition:
-            raise Rejected("misplaced", f"alert {fp} belongs on partition "
-                                        f"{self.ctx.partition_of(fp)}")
         if event.message.value is None:
             return self._forget(fp)
         record = parse_alert(event.message.key, event.message.value)
+        if self.ctx.partition_of(record.subject) != event.message.partition:
+            raise Rejected("misplaced", f"alert {fp} belongs on partition "
+                                        f"{self.ctx.partition_of(record.subject)}")
         stored = self.alerts.get(fp)
         if stored is not None and stored["sequence"] >= record.sequence:
             if stored["sequence"] == record.sequence:
                 self._post(record, stored.get("notified"), event.message.partition)
             return "stale"
-        kind = notification_kind(stored, record)
+        kind = notification_kind(stored["status"] if stored else None, record)
         self._post(record, kind, event.message.partition)
         self.alerts[fp] = {**record.to_dict(), "notified": kind}
         if kind is not None:
@@ -100,23 +101,36 @@ class Outbox:
                 self.index.setdefault(fp, set()).add(key)
         return "applied"
 
-    def _post(self, record: AlertRecord, kind: str | None, partition: int) -> None:
-        """Outbox entries of a notification for every receiver that takes it (kept when they
-        exist already: the same notification is posted once)."""
+    def _notifications(self, record: AlertRecord, kind: str | None,
+                       partition: int) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(outbox key, entry) of a notification for every receiver that takes it."""
         if kind is None:
             return
         now = time.time()
         for name, receiver in self.cfg.receivers.items():
-            key = f"{record.fingerprint}.{record.sequence}.{name}"
-            if not receiver.takes(record.labels) or key in self.entries:
+            if receiver.takes(record.labels):
+                yield f"{record.fingerprint}.{record.sequence}.{name}", {
+                    "receiver": name, "id": f"msg_{record.fingerprint}_{record.sequence}",
+                    "kind": kind, "record": record.to_dict(), "partition": partition,
+                    "created_at": now, "attempts": 0, "next_at": now, "status": "pending",
+                    "last_error": None, "done_at": None}
+
+    def early(self, record: AlertRecord, kind: str | None, partition: int) -> None:
+        """Hand a proposed change's notifications to the couriers at once, before the outbox
+        holds them (the evaluator runs where the outbox partition lives): a crash before the
+        entries are written re-sends them under the same ids, never loses them."""
+        for key, entry in self._notifications(record, kind, partition):
+            self.couriers[entry["receiver"]].offer(parcel_of(key, entry))
+
+    def _post(self, record: AlertRecord, kind: str | None, partition: int) -> None:
+        """Outbox entries of a notification (kept when they exist already: the same
+        notification is posted once), handed to the couriers."""
+        for key, entry in self._notifications(record, kind, partition):
+            if key in self.entries:
                 continue
-            entry = {"receiver": name, "id": f"msg_{record.fingerprint}_{record.sequence}",
-                     "kind": kind, "record": record.to_dict(), "partition": partition,
-                     "created_at": now, "attempts": 0, "next_at": now, "status": "pending",
-                     "last_error": None, "done_at": None}
             self.entries[key] = entry
             self.index.setdefault(record.fingerprint, set()).add(key)
-            self.couriers[name].offer(parcel_of(key, entry))
+            self.couriers[entry["receiver"]].offer(parcel_of(key, entry))
 
     async def delivered(self, event: EventT[Any]) -> Outcome:
         """Record one attempt's outcome on its outbox entry."""

@@ -1,6 +1,6 @@
 """GET /alerts/ (active and recently resolved alerts, from the alerts table every worker holds)
 and GET /alerts/{fingerprint}/ (one alert with its deliveries, routed to the worker whose
-outbox holds them)."""
+outbox holds them: the owner of the alert's subject)."""
 
 from __future__ import annotations
 
@@ -43,11 +43,13 @@ def register_views(ctx: Context, alerts: Alerts) -> None:
         if not FINGERPRINT_RE.match(fingerprint):
             return error(view, 400, "fingerprint: 16 hex digits expected")
 
+        stored = alerts.outbox.alerts.get(fingerprint)
+        if stored is None:
+            return error(view, 404, f"no alert {fingerprint} (never fired, or expired)")
+
         async def local() -> Response:
-            stored = alerts.outbox.alerts.get(fingerprint)
-            if stored is None:
-                return error(view, 404, f"no alert {fingerprint} (never fired, or expired)")
             body = {key: value for key, value in stored.items() if key != "notified"}
             return answer(view, {**body, "deliveries": alerts.outbox.deliveries_of(fingerprint)})
 
-        return await routed(ctx, view, request, alerts.outbox.entries, fingerprint, local)
+        return await routed(ctx, view, request, alerts.outbox.entries, str(stored["subject"]),
+                            local)
