@@ -54,8 +54,13 @@ class Evaluator:
 
     def load(self, records: Iterable[AlertRecord], owns: Callable[[str], bool]) -> None:
         """Hold the given records of owned subjects (after a rebalance), retiring the alerts
-        of rules no longer configured."""
-        self.held = {r.fingerprint: r for r in records if owns(r.subject)}
+        of rules no longer configured; a change held here that the table does not have yet
+        (still on its way through `alerts`) is kept."""
+        table = {r.fingerprint: r for r in records if owns(r.subject)}
+        for fp, record in self.held.items():
+            if owns(record.subject) and record.sequence > getattr(table.get(fp), "sequence", 0):
+                table[fp] = record
+        self.held = table
         self.last = {fp: obs for fp, obs in self.last.items() if fp in self.held}
         self.wakeups.clear()
         now = time.time()
