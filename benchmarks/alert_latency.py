@@ -169,6 +169,13 @@ def prometheus_config(worker_port: int, alertmanager: str, rules: Path) -> dict[
                                 "static_configs": [{"targets": [f"127.0.0.1:{worker_port}"]}]}]}
 
 
+def near_trigger(hook: Receiver, asset: str) -> float | None:
+    """When Alertmanager first notified PriceNearCascadeTrigger firing for `asset`."""
+    return next((r.at for r in hook.answered(200) for a in r.json()["alerts"]
+                 if a["labels"].get("asset") == asset and a["status"] == "firing"
+                 and a["labels"].get("alertname") == "PriceNearCascadeTrigger"), None)
+
+
 async def prometheus_path(bootstrap: str, hook: Receiver, assets: list[str]) -> list[float]:
     """Per fresh asset: ms from its move near the trigger to Alertmanager's notification."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
@@ -179,13 +186,10 @@ async def prometheus_path(bootstrap: str, hook: Receiver, assets: list[str]) -> 
         for asset in assets:
             sent = await run.price(asset, NEAR)
             deadline = time.monotonic() + 300
-            while not any(a["labels"].get("asset") == asset for r in hook.answered(200)
-                          for a in r.json()["alerts"] if a["status"] == "firing"):
+            while (got := near_trigger(hook, asset)) is None:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"Alertmanager never notified {asset}")
                 await asyncio.sleep(0.05)
-            got = next(r.at for r in hook.answered(200) for a in r.json()["alerts"]
-                       if a["labels"].get("asset") == asset)
             samples.append((got - sent) * 1e3)
     finally:
         await producer.stop()
