@@ -51,10 +51,12 @@ def read_alerts(bootstrap: str, idle_s: float = 3.0) -> list[dict[str, Any]]:
     return asyncio.run(read())
 
 
-def caught_up(worker: Worker, price: float) -> None:
-    """The worker's WETH projection is at the replay's last price."""
+def caught_up(worker: Worker, price: float, positions: int | None = None) -> None:
+    """The worker's WETH projection is at `price` (and it holds `positions`, if given)."""
     status, body = worker.get("/cascades/WETH/")
     assert status == 200 and body["price"] == pytest.approx(price), body
+    if positions is not None:
+        assert worker.get("/health/")[1]["positions"] == positions
 
 
 def test_crash_replay_alerts_are_few_and_each_has_a_reason(broker: EmbeddedBroker,
@@ -65,14 +67,14 @@ def test_crash_replay_alerts_are_few_and_each_has_a_reason(broker: EmbeddedBroke
     with running([start_worker(settings, tmp_path / "worker.log")]) as (worker,):
         ready(worker)
         asyncio.run(publish_events(broker.bootstrap, opening))
-        eventually(lambda: caught_up(worker, orjson.loads(opening[-2].value)["price"])
-                   if opening[-2].key == "WETH" else None, 60)
+        weth = next(e for e in opening if e.topic == "prices" and e.key == "WETH")
+        eventually(lambda: caught_up(worker, orjson.loads(weth.value)["price"], POSITIONS), 90)
         time.sleep(2.0)  # the opening book's projections and alert passes have run
         assert worker.get("/alerts/")[1]["count"] == 0, worker.get("/alerts/")[1]
         asyncio.run(publish_events(broker.bootstrap, [e for e in events if e.step > 0],
                                    interval=STEP_S))
         last = [e for e in events if e.key == "WETH"][-1]
-        eventually(lambda: caught_up(worker, orjson.loads(last.value)["price"]), 60)
+        eventually(lambda: caught_up(worker, orjson.loads(last.value)["price"]), 90)
         records = read_alerts(broker.bootstrap)
         # a price oscillating around the 10 % jump threshold (11 %, 9 %, 11 %...) fires once
         base = orjson.loads(last.value)["version"][0] + 10
