@@ -9,7 +9,8 @@ from a one-byte, non-waiting Fetch instead.
 
 Tansu also parks a Fetch for its whole max_wait even when records arrive meanwhile, so with
 the 1.5 s wait Faust fixes, each hop through the broker took up to 1.5 s (0.7 s median) from a
-record produced to its agent; the consumer here waits CONSUMER_FETCH_WAIT_MS instead.
+record produced to its agent; the consumer here waits CONSUMER_FETCH_WAIT_MS instead (an idle
+worker's fetches then cost Tansu about 9 % of a core, against 1 % at 1.5 s and 16 % at 20 ms).
 
 create_app() installs this transport only when the broker flavor is "tansu": set
 MONITOR_BROKER_FLAVOR=tansu, or leave "auto" and let resolve_broker_flavor() recognise Tansu's
@@ -34,7 +35,7 @@ TANSU_CLUSTER_ID: Final = "tansu_cluster"
 # Tansu answers a Fetch with max_wait 0 with no topics at all; with a wait and min_bytes 0 it
 # answers at once with every partition's high-water mark.
 FETCH_MAX_WAIT_MS: Final = 100
-CONSUMER_FETCH_WAIT_MS: Final = 20  # a record waits at most this long for its agent's fetch
+CONSUMER_FETCH_WAIT_MS: Final = 50  # a record waits at most this long for its agent's fetch
 
 
 async def fetch_high_waters(client: AIOKafkaClient,
