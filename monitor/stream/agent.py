@@ -4,17 +4,20 @@ they took and their lag."""
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Literal, cast
 
-from faust.types import EventT, StreamT, TopicT
+from faust.types import ChannelT, EventT, StreamT, TopicT
 
 from monitor.stream.context import Context
 from monitor.wire import Rejected
 
 Outcome = Literal["applied", "stale", "forwarded"]
 OUTCOMES: Final[tuple[Outcome, ...]] = ("applied", "stale", "forwarded")
+BUSY_S: Final = 0.05  # a batch agent that ended a batch this recently lingers for the next
 # one record's outcome, or the outcomes of the many snapshots one batch record carries
 Handled = Outcome | Mapping[Outcome, int]
 Handler = Callable[[EventT[Any]], Awaitable[Handled]]
@@ -67,22 +70,37 @@ def input_agent(ctx: Context, topic: TopicT, *, name: str, label: str,
 
 
 def batch_agent(ctx: Context, topic: TopicT, *, name: str, label: str, handle: BatchHandler,
-                size: int, within: float) -> None:
-    """Register agent `name` handling up to `size` records at once (waiting at most `within`
-    seconds for a batch to fill); `handle` returns each record's outcome or Rejected."""
+                size: int, linger: float) -> None:
+    """Register agent `name` handling records in batches of up to `size`: whatever has
+    arrived when the agent gets to it. While records keep coming (the last batch ended less
+    than BUSY_S ago) it lingers up to `linger` seconds for more, so a flow travels in large
+    batches; the first record after a quiet spell is handled at once. Records are acked only
+    once their batch is handled. `handle` returns each record's outcome or Rejected."""
     tally = _Tally(ctx, label)
 
     async def consume(stream: StreamT[bytes]) -> None:
         """Handle every batch; rejected records go to the dead letters, the rest are counted."""
-        batches = cast(Any, stream).take_events(size, within=within)  # not in Faust's stubs
-        async for events in batches:
+        stream.enable_acks = False  # acked below, after the batch is handled
+        pending: list[EventT[Any]] = []
+        arrived = cast(ChannelT[Any], stream.channel)
+        last = -math.inf
+        async for event in stream.events():
+            pending.append(event)
+            if len(pending) == 1 and time.monotonic() - last < BUSY_S:
+                await asyncio.sleep(linger)
+            if len(pending) < size and not arrived.empty():
+                continue
+            batch, pending = pending, []
             started = time.perf_counter()
-            for event, handled in zip(events, await handle(events), strict=True):
+            for each, handled in zip(batch, await handle(batch), strict=True):
                 if isinstance(handled, Rejected):
-                    await ctx.dead_letters.reject(label, event, handled)
+                    await ctx.dead_letters.reject(label, each, handled)
                 else:
                     tally.count(handled)
-            tally.timed(events, started)
+            tally.timed(batch, started)
+            for each in batch:
+                await stream.ack(each)
+            last = time.monotonic()
 
     consume.__doc__ = f"The {name} agent (batched)."
     ctx.app.agent(topic, name=name)(consume)
