@@ -68,7 +68,7 @@ def test_no_import_cycle() -> None:
         state[name] = 1
         for dependency in sorted(GRAPH[name]):
             if state.get(dependency) == 1:
-                cycle = path[path.index(dependency):] + [dependency]
+                cycle = [*path[path.index(dependency):], dependency]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if dependency not in state:
                 visit(dependency, [*path, dependency])
