@@ -20,7 +20,7 @@ from monitor.devnet.devnet import start_devnet
 from monitor.devnet.liquidator import Liquidator
 from monitor.devnet.node_rpc import TxFailed
 from monitor.devnet.price_driver import drive, planned_path
-from monitor.devnet.seeding import SeedError
+from monitor.devnet.tx_batches import SeedError
 from monitor.sources.evm.jsonrpc import RpcError
 
 DEFAULT_PATH: Final = "crash-2020-03-12"
