@@ -85,9 +85,9 @@ class MorphoMarkets:
         return int(self._call(self.market(name).params.oracle, "OracleMock", "price",
                               block=block)[0])
 
-    def borrowed(self, name: str, account: str, block: Block = "latest") -> int:
-        """The account's borrowed assets in a market, rounded up, interest accrued to `block`'s
-        timestamp at the rate its IRM answers there."""
+    def accrued(self, name: str, block: Block = "latest") -> MarketState:
+        """The market's totals with interest accrued to `block`'s timestamp at the rate its IRM
+        answers there (as the next call to the market would accrue it)."""
         params = self.market(name).params
         state = self.state(name, block)
         header = self.rpc.call("eth_getBlockByNumber",
@@ -97,8 +97,12 @@ class MorphoMarkets:
         if state.accrues(params.irm, timestamp):
             rate = int(self._call(params.irm, "IrmMock", "borrowRateView", params.words(),
                                   state.words(), block=block)[0])
-        return state.borrowed(self.position(name, account, block).borrow_shares, rate,
-                              timestamp)
+        return state.accrued(rate, timestamp)
+
+    def borrowed(self, name: str, account: str, block: Block = "latest") -> int:
+        """The account's borrowed assets in a market at `block`, rounded up, interest accrued."""
+        return self.accrued(name, block).borrowed(
+            self.position(name, account, block).borrow_shares)
 
     def health(self, name: str, account: str, block: Block = "latest") -> Health:
         """_isHealthy's two sides at `block`."""

@@ -9,7 +9,7 @@ batched rounds per group: positions and market states, then the rates of the mar
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.risk import CollateralLeg, DebtLeg, LendingPosition, to_snapshot
 from monitor.risk.morpho_blue import (
@@ -59,13 +59,19 @@ class MarketState:
         """Whether _accrueInterest would ask the market's IRM for a rate at `timestamp`."""
         return irm != ZERO and timestamp > self.last_update
 
-    def borrowed(self, shares: int, rate: int, timestamp: int) -> int:
-        """`shares` in borrowed assets, rounded up, once interest at `rate` is accrued to
-        `timestamp` (rate 0: nothing accrues)."""
-        interest = accrued_interest(self.total_borrow_assets, rate,
-                                    max(timestamp - self.last_update, 0))
-        return to_assets_up(shares, self.total_borrow_assets + interest,
-                            self.total_borrow_shares)
+    def accrued(self, rate: int, timestamp: int) -> MarketState:
+        """The totals once interest at the IRM's `rate` is accrued to `timestamp` (rate 0:
+        nothing accrues; fee shares, supply-side only, are left out)."""
+        if timestamp <= self.last_update:
+            return self
+        interest = accrued_interest(self.total_borrow_assets, rate, timestamp - self.last_update)
+        return replace(self, total_supply_assets=self.total_supply_assets + interest,
+                       total_borrow_assets=self.total_borrow_assets + interest,
+                       last_update=timestamp)
+
+    def borrowed(self, shares: int) -> int:
+        """Borrow `shares` in assets, rounded up (what _isHealthy compares)."""
+        return to_assets_up(shares, self.total_borrow_assets, self.total_borrow_shares)
 
 
 def position_key(market: str, account: str) -> str:
@@ -113,7 +119,8 @@ async def read_positions(rpc: Rpc, morpho: str, markets: Mapping[str, Market], c
                        block_ref(r.block_hash)) for r in reads]
     answers = [check(a) for a in await rpc.batch(first)]
     states = {(m, h): MarketState.from_answer(answers[i]) for i, (m, h, _) in enumerate(where)}
-    accruing = [(m, h, ts) for m, h, ts in where if states[(m, h)].accrues(markets[m].params.irm, ts)]
+    accruing = [(m, h, ts) for m, h, ts in where
+                if states[(m, h)].accrues(markets[m].params.irm, ts)]
     rates = await rpc.batch([eth_call(markets[m].params.irm, encode_call(
         SEL["rate"], *markets[m].params.words(), *states[(m, h)].words()), block_ref(h))
         for m, h, _ in accruing])
@@ -123,8 +130,8 @@ async def read_positions(rpc: Rpc, morpho: str, markets: Mapping[str, Market], c
         market_id = r.key.split(":")[0]
         state = states[(market_id, r.block_hash)]
         shares, collateral = word(answer, 1), word(answer, 2)
-        borrowed = state.borrowed(shares, rate.get((market_id, r.block_hash), 0),
-                                  int(r.timestamp))
+        borrowed = state.accrued(rate.get((market_id, r.block_hash), 0),
+                                 int(r.timestamp)).borrowed(shares)
         snapshots.append(build_snapshot(chain_id, r, markets[market_id], collateral, shares,
                                         borrowed))
     return snapshots
