@@ -85,14 +85,15 @@ class MorphoMarkets:
         return int(self._call(self.market(name).params.oracle, "OracleMock", "price",
                               block=block)[0])
 
-    def accrued(self, name: str, block: Block = "latest") -> MarketState:
-        """The market's totals with interest accrued to `block`'s timestamp at the rate its IRM
-        answers there (as the next call to the market would accrue it)."""
+    def accrued(self, name: str, block: Block = "latest", until: int | None = None
+                ) -> MarketState:
+        """The market's totals at `block` with interest accrued to `until` (default: the
+        block's timestamp) at the rate its IRM answers there, as _accrueInterest accrues it."""
         params = self.market(name).params
         state = self.state(name, block)
         header = self.rpc.call("eth_getBlockByNumber",
                                hex(block) if isinstance(block, int) else block, False)
-        timestamp = int(header["timestamp"], 16)
+        timestamp = int(header["timestamp"], 16) if until is None else until
         rate = 0
         if state.accrues(params.irm, timestamp):
             rate = int(self._call(params.irm, "IrmMock", "borrowRateView", params.words(),

@@ -14,9 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from eth_abi.abi import decode
 from web3 import Web3
 
@@ -28,11 +26,11 @@ from monitor.sources.evm.rpc import Rpc
 from monitor.sources.evm.touches import END_OF_BLOCK
 from monitor.sources.ingest import ingest, manifest_source
 from monitor.sources.registry import open_adapters
+from tests.integration.records import Collect, count, final_state, read_topics, strip
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "node_modules/@aave/core-v3/artifacts/contracts"
-Record = tuple[str, str, dict[str, Any]]
 
 
 def _abi(rel: str) -> list[dict[str, Any]]:
@@ -43,20 +41,6 @@ def _abi(rel: str) -> list[dict[str, Any]]:
 
 POOL_ABI = _abi("interfaces/IPool.sol/IPool.json")
 ORACLE_ABI = _abi("misc/AaveOracle.sol/AaveOracle.json")
-
-
-class Collect:
-    """An in-memory sink for the reference ingest the published state is compared with."""
-
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-
-    async def send(self, topic: str, key: str, value: dict[str, Any]) -> None:
-        """Keep the record as the broker would carry it (JSON round trip)."""
-        self.records.append((topic, key, orjson.loads(orjson.dumps(value))))
-
-    async def flush(self) -> None:
-        """Nothing queued."""
 
 
 @pytest.fixture
@@ -77,34 +61,6 @@ def config(devnet: Devnet, checkpoint: Path | None = None) -> FollowConfig:
                         checkpoint=checkpoint, once=True, poll_interval=0.05)
 
 
-async def read_topics(bootstrap: str, expected: int) -> list[Record]:
-    """Every record on positions and prices as (topic, key, value), in offset order."""
-    consumer = AIOKafkaConsumer("positions", "prices", bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", group_id=None)
-    await consumer.start()
-    records: list[Record] = []
-    try:
-        while len(records) < expected:
-            batch = await consumer.getmany(timeout_ms=5000)
-            if not batch:
-                break
-            for msgs in batch.values():
-                records.extend((m.topic, m.key.decode(), orjson.loads(m.value)) for m in msgs)
-    finally:
-        await consumer.stop()
-    return records
-
-
-def final_state(records: list[Record]) -> dict[tuple[str, str], dict[str, Any]]:
-    """What a consumer keeps: per (topic, key) the value with the highest version."""
-    state: dict[tuple[str, str], dict[str, Any]] = {}
-    for topic, key, value in records:
-        old = state.get((topic, key))
-        if old is None or value["version"] >= old["version"]:
-            state[(topic, key)] = value
-    return state
-
-
 async def fresh(devnet: Devnet) -> dict[tuple[str, str], dict[str, Any]]:
     """Final state of a fresh, single-pass ingest of the chain as it is now."""
     sink = Collect()
@@ -117,11 +73,6 @@ async def run_once(devnet: Devnet, broker: EmbeddedBroker, checkpoint: Path) -> 
     """One `--once` ingest into the broker."""
     return await ingest(devnet.rpc_url, broker.bootstrap, sources(devnet),
                         config(devnet, checkpoint))
-
-
-def count(stats: Stats) -> int:
-    """Records an ingest published."""
-    return stats.snapshots + stats.prices
 
 
 def impersonated_borrow(devnet: Devnet, account: str, asset: str, fraction: float = 0.05) -> None:
@@ -289,21 +240,13 @@ async def test_reorg_leaves_the_state_of_a_fresh_ingest(chain: Devnet, broker: E
         if key[0] == "prices":
             assert got["price"] == value["price"], key
             continue
-        assert _strip(got) == _strip(value), key
+        assert strip(got) == strip(value), key
         for side in ("collateral", "debt"):
             for mine, ref in zip(got[side], value[side], strict=True):  # interest accrues
                 assert float(mine["amount"]) == pytest.approx(float(ref["amount"]), rel=1e-6)
     for account in (x, y):  # re-emitted after the fork, with a version beating the orphan's
         pid = f"aave-v3:{chain.manifest['chain_id']}:{account}"
         assert state[("positions", pid)]["version"][1] == END_OF_BLOCK
-
-
-def _strip(snap: dict[str, Any]) -> dict[str, Any]:
-    """A snapshot without what legitimately differs between reads at different blocks."""
-    out = {k: v for k, v in snap.items() if k not in ("version", "timestamp")}
-    for side in ("collateral", "debt"):
-        out[side] = [{k: v for k, v in leg.items() if k != "amount"} for leg in snap[side]]
-    return out
 
 
 async def test_restart_from_the_checkpoint_neither_misses_nor_duplicates(
