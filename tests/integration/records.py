@@ -1,5 +1,6 @@
 """What an ingest published, as a consumer keeps it: an in-memory sink, the records of a real
-broker's topics, the final state per key, and a snapshot without what differs between reads."""
+broker's topics, the final state per key (also of a fresh reference ingest), and a snapshot
+without what differs between reads."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from monitor.sources.evm.follower import Stats
+from monitor.sources.evm.adapter import SourceConfig
+from monitor.sources.evm.follower import FollowConfig, Follower, Stats
+from monitor.sources.evm.rpc import Rpc
+from monitor.sources.registry import open_adapters
 
 Record = tuple[str, str, dict[str, Any]]
 
@@ -53,6 +57,15 @@ def final_state(records: list[Record]) -> dict[tuple[str, str], dict[str, Any]]:
         if old is None or value["version"] >= old["version"]:
             state[(topic, key)] = value
     return state
+
+
+async def fresh_state(rpc_url: str, sources: list[SourceConfig], config: FollowConfig
+                      ) -> dict[tuple[str, str], dict[str, Any]]:
+    """Final state of a fresh, single-pass ingest of `sources` as the chain is now."""
+    sink = Collect()
+    async with Rpc(rpc_url) as rpc:
+        await Follower(rpc, sink, await open_adapters(rpc, sources), config).run()
+    return final_state(sink.records)
 
 
 def count(stats: Stats) -> int:

@@ -62,26 +62,11 @@ def chain_agreement(stack: Stack, bodies: dict[str, dict[str, Any]]) -> float:
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """One Tansu broker for the module (overrides the per-test fixture)."""
-    with EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log") as running_:
-        yield running_
-
-
-@pytest.fixture(scope="module")
-def chain(devnet: Devnet) -> Iterator[Devnet]:
-    """The session devnet, put back as this module found it."""
-    snapshot = devnet.snapshot()
-    yield devnet
-    devnet.revert(snapshot)
-
-
-@pytest.fixture(scope="module")
-def stack(chain: Devnet, broker: EmbeddedBroker,
+def stack(module_chain: Devnet, module_broker: EmbeddedBroker,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A ready worker, then the ingester following the devnet's pool from its deploy block."""
-    with stack_for(chain, broker, tmp_path_factory.mktemp("chain-to-web"),
-                   [manifest_source(chain.manifest)]) as running_stack:
+    with stack_for(module_chain, module_broker, tmp_path_factory.mktemp("chain-to-web"),
+                   [manifest_source(module_chain.manifest)]) as running_stack:
         yield running_stack
 
 
@@ -89,16 +74,6 @@ def stack(chain: Devnet, broker: EmbeddedBroker,
 def baseline(stack: Stack) -> dict[str, dict[str, Any]]:
     """Every seeded account as served once the pipeline caught up with the seeded chain."""
     return {account: stack.current(account) for account in stack.devnet.accounts}
-
-
-@pytest.fixture
-def restored(stack: Stack) -> Iterator[Stack]:
-    """The stack, with the chain reverted after the test."""
-    snapshot = stack.devnet.snapshot()
-    try:
-        yield stack
-    finally:
-        stack.revert(snapshot)
 
 
 def weth_sample(stack: Stack, baseline: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:

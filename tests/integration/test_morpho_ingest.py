@@ -9,7 +9,6 @@ contract accrues it; a reorg and a restart leave the final state equal to a fres
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from decimal import Decimal
@@ -22,13 +21,10 @@ from monitor.devnet.artifacts import aave
 from monitor.devnet.devnet import Devnet
 from monitor.risk import from_snapshot, health_factor
 from monitor.run.broker import EmbeddedBroker
-from monitor.sources.evm.adapter import SourceConfig
-from monitor.sources.evm.follower import FollowConfig, Follower, Stats
-from monitor.sources.evm.rpc import Rpc
 from monitor.sources.evm.touches import END_OF_BLOCK
-from monitor.sources.ingest import ingest, manifest_source
-from monitor.sources.registry import open_adapters
-from tests.integration.records import Collect, count, final_state, read_topics, strip
+from monitor.sources.ingest import manifest_source
+from tests.integration.ingest_runs import Runs
+from tests.integration.records import count, final_state, read_topics
 
 pytestmark = pytest.mark.integration
 
@@ -41,29 +37,10 @@ def chain(clean_devnet: Devnet) -> Devnet:
     return clean_devnet
 
 
-def sources(devnet: Devnet) -> list[SourceConfig]:
-    """The devnet's Morpho Blue, every market."""
-    return [manifest_source(devnet.manifest, "morpho-blue")]
-
-
-def config(devnet: Devnet, checkpoint: Path | None = None) -> FollowConfig:
-    """Follow from Morpho's deploy block to the head, no confirmations."""
-    return FollowConfig(from_block=int(devnet.manifest["morpho_blue"]["deploy_block"]),
-                        confirmations=0, checkpoint=checkpoint, once=True, poll_interval=0.05)
-
-
-async def fresh(devnet: Devnet) -> dict[tuple[str, str], dict[str, Any]]:
-    """Final state of a fresh, single-pass ingest of the chain as it is now."""
-    sink = Collect()
-    async with Rpc(devnet.rpc_url) as rpc:
-        await Follower(rpc, sink, await open_adapters(rpc, sources(devnet)), config(devnet)).run()
-    return final_state(sink.records)
-
-
-async def run_once(devnet: Devnet, broker: EmbeddedBroker, checkpoint: Path) -> Stats:
-    """One `--once` ingest into the broker."""
-    return await ingest(devnet.rpc_url, broker.bootstrap, sources(devnet),
-                        config(devnet, checkpoint))
+def runs(devnet: Devnet, broker: EmbeddedBroker) -> Runs:
+    """Ingests of the devnet's Morpho Blue (every market) from its deploy block."""
+    return Runs(devnet, broker.bootstrap, [manifest_source(devnet.manifest, "morpho-blue")],
+                int(devnet.manifest["morpho_blue"]["deploy_block"]))
 
 
 def borrow_more(devnet: Devnet, name: str, account: str, fraction: float = 0.05) -> None:
@@ -135,7 +112,7 @@ async def test_interest_accrues_as_the_contract_accrues_it(
     name, account = next(p for p in morpho.positions if p[0] == "WBTC/USDC")
     market = morpho.market(name)
     checkpoint = tmp_path / "cp.json"
-    published = count(await run_once(chain, broker, checkpoint))
+    published = count(await runs(chain, broker).once(checkpoint))
     chain.rpc.call("evm_increaseTime", hex(MONTH_S))
     lp, art = chain.liquidity_provider, morpho.art["Morpho"]
     chain.rpc.transact(lp, market.params.collateral_token,
@@ -145,7 +122,7 @@ async def test_interest_accrues_as_the_contract_accrues_it(
     block = chain.block_number()  # supplyCollateral accrues nothing: a month is pending
     stored = morpho.state(name, block)
     assert stored.last_update + MONTH_S <= morpho.accrued(name, block).last_update
-    published += count(await run_once(chain, broker, checkpoint))
+    published += count(await runs(chain, broker).once(checkpoint))
     state = final_state(await read_topics(broker.bootstrap, published))
     snap = state[("positions", f"morpho-blue:{chain.manifest['chain_id']}:{market.id}:{account}")]
     assert snap["version"][0] == block
@@ -166,36 +143,18 @@ async def test_interest_accrues_as_the_contract_accrues_it(
 
 async def test_reorg_leaves_the_state_of_a_fresh_ingest(chain: Devnet, broker: EmbeddedBroker,
                                                         tmp_path: Path) -> None:
-    checkpoint = tmp_path / "cp.json"
-    published = count(await run_once(chain, broker, checkpoint))
     x, y, z = borrowers(chain, 3)
-    fork = chain.snapshot()
-    borrow_more(chain, *x)
-    borrow_more(chain, *y)
-    chain.set_price("LINK", chain.price("LINK") * 1.1)  # moves the LINK/USDC oracle
-    published += count(await run_once(chain, broker, checkpoint))
-    orphaned_head = chain.block_number()
 
-    chain.revert(fork)
-    borrow_more(chain, *z)
-    chain.set_price("WBTC", chain.price("WBTC") * 0.95)
-    chain.mine(max(orphaned_head - chain.block_number() + 1, 1))
-    after = await run_once(chain, broker, checkpoint)
-    assert after.reorgs == 1
-    published += count(after)
+    def orphaned() -> None:
+        borrow_more(chain, *x)
+        borrow_more(chain, *y)
+        chain.set_price("LINK", chain.price("LINK") * 1.1)  # moves the LINK/USDC oracle
 
-    state = final_state(await read_topics(broker.bootstrap, published))
-    reference = await fresh(chain)
-    assert state.keys() == reference.keys()
-    for key, value in reference.items():
-        got = state[key]
-        if key[0] == "prices":
-            assert got["price"] == value["price"], key  # the orphaned LINK quote is gone
-            continue
-        assert strip(got) == strip(value), key
-        for side in ("collateral", "debt"):
-            for mine, ref in zip(got[side], value[side], strict=True):  # interest accrues
-                assert float(mine["amount"]) == pytest.approx(float(ref["amount"]), rel=1e-6)
+    def kept() -> None:
+        borrow_more(chain, *z)
+        chain.set_price("WBTC", chain.price("WBTC") * 0.95)
+
+    state = await runs(chain, broker).reorg(tmp_path, orphaned, kept)  # the LINK quote is gone
     chain_id = chain.manifest["chain_id"]
     for name, account in (x, y):  # re-emitted after the fork, with a version beating the orphan's
         pid = f"morpho-blue:{chain_id}:{chain.morpho.market(name).id}:{account}"
@@ -204,28 +163,14 @@ async def test_reorg_leaves_the_state_of_a_fresh_ingest(chain: Devnet, broker: E
 
 async def test_restart_from_the_checkpoint_neither_misses_nor_duplicates(
         chain: Devnet, broker: EmbeddedBroker, tmp_path: Path) -> None:
-    checkpoint = tmp_path / "cp.json"
-    published = count(await run_once(chain, broker, checkpoint))
-    crashed = tmp_path / "crashed.json"  # a checkpoint from before the next run's publishes
-    crashed.write_bytes(checkpoint.read_bytes())
     x, y = borrowers(chain, 2)
-    borrow_more(chain, *x)
-    chain.set_price("USDC", 0.999)  # every market's oracle moves
-    borrow_more(chain, *y)
-    again = count(await run_once(chain, broker, checkpoint))
-    assert again > 0
-    replayed = count(await run_once(chain, broker, crashed))  # reprocess as after a crash
-    assert replayed == again
-    assert count(await run_once(chain, broker, checkpoint)) == 0  # nothing new, nothing sent
-    published += again + replayed
-    records = await read_topics(broker.bootstrap, published)
-    assert len(records) == published
-    by_version: dict[tuple[str, str, tuple[int, int]], dict[str, Any]] = {}
-    for topic, key, value in records:
-        seen = by_version.setdefault((topic, key, tuple(value["version"])), value)
-        assert seen == value, "a replayed version must carry identical state"
-    assert final_state(records) == await fresh(chain)
-    manifest = json.loads(json.dumps(chain.manifest))
-    assert {k for t, k in final_state(records) if t == "prices"} == {
-        f"morpho-blue:{manifest['chain_id']}:{market['id']}"
-        for market in manifest["morpho_blue"]["markets"].values()}
+
+    def changes() -> None:
+        borrow_more(chain, *x)
+        chain.set_price("USDC", 0.999)  # every market's oracle moves
+        borrow_more(chain, *y)
+
+    state = await runs(chain, broker).restart(tmp_path, changes)
+    assert {k for t, k in state if t == "prices"} == {
+        f"morpho-blue:{chain.manifest['chain_id']}:{market['id']}"
+        for market in chain.manifest["morpho_blue"]["markets"].values()}

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eth_abi.abi import encode
 from hexbytes import HexBytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,18 +14,12 @@ from web3 import Web3
 from monitor.devnet.morpho_deploy import morpho_artifacts
 from monitor.sources.evm.decoder import decode_log, event_spec
 from monitor.sources.morpho_blue.events import EVENTS, ROUTED, SPECS, touched_position
+from tests.unit.sources.abi_logs import canonical_type, encoded_log, web3_args
 
 W3 = Web3()
 ABI = morpho_artifacts()["EventsLib"].abi
 CONTRACT = W3.eth.contract(abi=ABI)
 ENTRIES = {e["name"]: e for e in ABI if e["type"] == "event"}
-
-
-def _type(inp: dict[str, Any]) -> str:
-    """An ABI input's canonical type (tuples spelt out)."""
-    if inp["type"] == "tuple":
-        return f"({','.join(_type(c) for c in inp['components'])})"
-    return str(inp["type"])
 
 
 def _value(inp: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -43,22 +36,6 @@ def _value(inp: dict[str, Any]) -> st.SearchStrategy[Any]:
     return st.integers(0, 2 ** int(kind.removeprefix("uint") or 256) - 1)
 
 
-def _encoded_log(entry: dict[str, Any], values: list[Any]) -> dict[str, Any]:
-    """A raw JSON-RPC log of `entry` with `values`, encoded with eth_abi per the ABI."""
-    signature = f"{entry['name']}({','.join(_type(i) for i in entry['inputs'])})"
-    topics = ["0x" + Web3.keccak(text=signature).hex().removeprefix("0x")]
-    types, data = [], []
-    for inp, value in zip(entry["inputs"], values, strict=True):
-        if inp["indexed"]:
-            topics.append("0x" + encode([_type(inp)], [value]).hex())
-        else:
-            types.append(_type(inp))
-            data.append(value)
-    return {"address": "0x" + "ab" * 20, "topics": topics, "data": "0x" + encode(types, data).hex(),
-            "blockNumber": "0x1b4", "logIndex": "0x7", "blockHash": "0x" + "11" * 32,
-            "transactionHash": "0x" + "22" * 32, "transactionIndex": "0x0", "removed": False}
-
-
 def _flat(args: dict[str, Any]) -> dict[str, Any]:
     """web3's args with tuples flattened into their members, hex lowercased."""
     out: dict[str, Any] = {}
@@ -72,30 +49,20 @@ def _flat(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _web3_args(name: str, raw: dict[str, Any]) -> dict[str, Any]:
-    """web3's own decoding of a raw log."""
-    formatted = {
-        "address": Web3.to_checksum_address(raw["address"]),
-        "topics": [bytes.fromhex(t[2:]) for t in raw["topics"]],
-        "data": bytes.fromhex(raw["data"][2:]), "blockNumber": int(raw["blockNumber"], 16),
-        "logIndex": int(raw["logIndex"], 16), "blockHash": bytes.fromhex(raw["blockHash"][2:]),
-        "transactionHash": bytes.fromhex(raw["transactionHash"][2:]), "transactionIndex": 0}
-    return _flat(dict(CONTRACT.events[name]().process_log(formatted)["args"]))
-
-
 @pytest.mark.parametrize("spec", EVENTS, ids=lambda s: s.name)
 def test_fast_decoder_matches_web3_on_encoded_logs(spec: Any) -> None:
     entry = ENTRIES[spec.name]
-    assert spec.signature == f"{entry['name']}({','.join(_type(i) for i in entry['inputs'])})"
+    types = ",".join(canonical_type(i) for i in entry["inputs"])
+    assert spec.signature == f"{entry['name']}({types})"
 
     @settings(max_examples=30, deadline=None)
     @given(st.tuples(*(_value(i) for i in entry["inputs"])))
     def check(values: tuple[Any, ...]) -> None:
         """One random instance of the event."""
-        raw = _encoded_log(entry, list(values))
+        raw = encoded_log(entry, list(values))
         decoded = decode_log(raw, SPECS)
         assert decoded is not None and decoded.event == spec.name
-        assert decoded.args == _web3_args(spec.name, raw)
+        assert decoded.args == _flat(web3_args(CONTRACT, spec.name, raw))
 
     check()
 
@@ -108,10 +75,10 @@ def test_position_events_touch_the_market_and_account_they_name() -> None:
              "WithdrawCollateral": [market, other, account, other, 5],
              "Liquidate": [market, other, account, 1, 2, 3, 4, 5]}
     for name, values in cases.items():
-        decoded = decode_log(_encoded_log(ENTRIES[name], values), SPECS)
+        decoded = decode_log(encoded_log(ENTRIES[name], values), SPECS)
         assert decoded is not None and touched_position(decoded) == ("0x" + "0c" * 32, account)
         assert decoded.args["id"] in (touched_position(decoded) or ("",))
-    supply = decode_log(_encoded_log(ENTRIES["Supply"], [market, other, account, 5, 6]), SPECS)
+    supply = decode_log(encoded_log(ENTRIES["Supply"], [market, other, account, 5, 6]), SPECS)
     assert supply is not None and touched_position(supply) is None  # supply is never collateral
     assert {s.name for s in ROUTED.values()} == {*cases, "CreateMarket"}
 
