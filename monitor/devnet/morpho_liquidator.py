@@ -40,9 +40,8 @@ class MorphoLiquidator:
 
     def underwater(self) -> list[tuple[str, str]]:
         """The seeded (market, account) positions the contract would let a liquidator take."""
-        morpho = self.devnet.morpho
-        return [(name, account) for name, account in morpho.positions
-                if not morpho.health(name, account).healthy]
+        return [key for key, health in self.devnet.morpho.healths().items()
+                if not health.healthy]
 
     def sweep(self) -> Sweep:
         """Liquidate every unhealthy position once, in full."""

@@ -107,10 +107,25 @@ class MorphoMarkets:
 
     def health(self, name: str, account: str, block: Block = "latest") -> Health:
         """_isHealthy's two sides at `block`."""
-        market = self.market(name)
-        collateral = self.position(name, account, block).collateral
-        return Health(max_borrow(collateral, self.price(name, block), market.params.lltv),
-                      self.borrowed(name, account, block))
+        return self._health(name, self.position(name, account, block),
+                            self.accrued(name, block), self.price(name, block))
+
+    def healths(self, block: Block = "latest") -> dict[tuple[str, str], Health]:
+        """_isHealthy's two sides of every seeded position at `block` (positions in one batch)."""
+        markets = {name: (self.accrued(name, block), self.price(name, block))
+                   for name in self.deployment.markets}
+        art, tag = self.art["Morpho"], hex(block) if isinstance(block, int) else block
+        outs = self.rpc.batch([("eth_call", [{"to": self.deployment.address, "data": art.call_data(
+            "position", bytes.fromhex(self.market(name).id[2:]), account)}, tag])
+            for name, account in self.positions])
+        return {(name, account): self._health(
+            name, MorphoPosition(*art.decode_output("position", out, 2)), *markets[name])
+            for (name, account), out in zip(self.positions, outs, strict=True)}
+
+    def _health(self, name: str, held: MorphoPosition, state: MarketState, price: int) -> Health:
+        """_isHealthy's two sides of a position in a market whose totals are accrued."""
+        return Health(max_borrow(held.collateral, price, self.market(name).params.lltv),
+                      state.borrowed(held.borrow_shares))
 
     def oracle_txs(self, sender: str, answers: Mapping[str, int], moved: str) -> list[Tx]:
         """setPrice of every market whose collateral or loan is `moved`, for the aggregators'

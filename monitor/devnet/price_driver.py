@@ -64,8 +64,9 @@ def drive(devnet: Devnet, path: list[dict[str, float]], interval: float,
         data = devnet.account_data()
         under = sum(1 for d in data.values() if is_underwater(d))
         sweep = liquidator.sweep(data) if liquidator else None
-        morpho_under = len((morpho_liquidator or MorphoLiquidator(devnet, stop)).underwater())
         morpho_sweep = morpho_liquidator.sweep() if morpho_liquidator else None
+        morpho_under = morpho_sweep.underwater if morpho_sweep else \
+            sum(not h.healthy for h in devnet.morpho.healths().values())
         report(DriveStep(index, len(path), prices, devnet.block_number(), under, len(data),
                          sweep, morpho_under, len(devnet.morpho.positions), morpho_sweep))
         applied += 1
