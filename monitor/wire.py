@@ -108,7 +108,16 @@ def parse_position(key: bytes | None, raw: bytes | None,
                    close_factors: Mapping[str, float] | None = None) -> Position | Closed:
     """A position snapshot whose key is its position_id, or Rejected with the reason; a
     snapshot without close_factor takes its protocol's configured one (`close_factors`)."""
-    snapshot = parse_object(raw)
+    parsed = parse_snapshot(parse_object(raw), close_factors)
+    if key_text(key) != parsed.position_id:
+        raise Rejected("key-mismatch",
+                       f"record key {key!r} is not the position_id {parsed.position_id!r}")
+    return parsed
+
+
+def parse_snapshot(snapshot: dict[str, Any],
+                   close_factors: Mapping[str, float] | None = None) -> Position | Closed:
+    """A decoded position snapshot as a position (or a Closed marker), or Rejected."""
     if close_factors and "close_factor" not in snapshot:
         configured = close_factors.get(str(snapshot.get("protocol")))
         if configured is not None:
@@ -123,9 +132,6 @@ def parse_position(key: bytes | None, raw: bytes | None,
             parsed = from_snapshot(snapshot)
         except InvalidPosition as exc:
             raise Rejected("invalid-position", str(exc)) from exc
-    if key_text(key) != parsed.position_id:
-        raise Rejected("key-mismatch",
-                       f"record key {key!r} is not the position_id {parsed.position_id!r}")
     return parsed
 
 

@@ -68,14 +68,15 @@ class Ladder:
     value_usd: FloatArray
     equity_base_usd: FloatArray
     net_units: FloatArray
-    protocols: list[dict[str, float]] = field(default_factory=list)
+    protocols: tuple[str, ...] = ()
+    by_protocol: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def __post_init__(self) -> None:
         """Sort outward and precompute cumulative quantity and value."""
         order = np.argsort(-self.price if self.side == "down" else self.price, kind="stable")
-        for name in ("price", "quantity", "value_usd", "equity_base_usd", "net_units"):
+        for name in ("price", "quantity", "value_usd", "equity_base_usd", "net_units",
+                     "by_protocol"):
             setattr(self, name, getattr(self, name)[order])
-        self.protocols = [self.protocols[i] for i in order.tolist()]
         self.key = -self.price if self.side == "down" else self.price
         self.cum_quantity = np.concatenate([[0.0], np.cumsum(self.quantity)])
         self.cum_value = np.concatenate([[0.0], np.cumsum(self.value_usd)])
@@ -94,10 +95,9 @@ class Ladder:
         while (more := self.reached(price)) > count:
             count, rounds = more, rounds + 1
             price = depth.price_after(p0, shock, float(self.cum_quantity[count]), self.side)
-        by_protocol: dict[str, float] = {}
-        for split in self.protocols[:count]:
-            for name, usd in split.items():
-                by_protocol[name] = by_protocol.get(name, 0.0) + usd
+        totals = self.by_protocol[:count].sum(axis=0).tolist()
+        by_protocol = {name: usd for name, usd in zip(self.protocols, totals, strict=True)
+                       if usd}
         shortfall = -(self.equity_base_usd[:count] + self.net_units[:count] * price)
         return CascadeProjection(
             asset=asset, start_price=p0, shock_price=shock, terminal_price=price,
@@ -125,7 +125,8 @@ def positions_ladder(positions: Iterable[Position], asset: str, prices: Mapping[
     need are left out, as the book leaves them out)."""
     wanted = LEVEL_SIDE[side]
     rows: list[tuple[float, float, float, float, float]] = []
-    protocols: list[dict[str, float]] = []
+    codes: dict[str, int] = {}
+    owners: list[int] = []
     for position in positions:
         try:
             level = position_level(position, asset, prices)
@@ -134,23 +135,21 @@ def positions_ladder(positions: Iterable[Position], asset: str, prices: Mapping[
         if level is not None and level.side == wanted:
             rows.append((level.price, level.quantity, level.value_usd, level.equity_base_usd,
                          level.net_units))
-            protocols.append({level.protocol: level.value_usd})
+            owners.append(codes.setdefault(level.protocol, len(codes)))
     table = np.array(rows, dtype=np.float64).reshape(len(rows), 5)
+    split = np.zeros((len(rows), len(codes)))
+    split[np.arange(len(rows)), owners] = table[:, 2]
     return Ladder(side, table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy(),
-                  table[:, 3].copy(), table[:, 4].copy(), protocols)
+                  table[:, 3].copy(), table[:, 4].copy(), tuple(codes), split)
 
 
 def clusters_ladder(clusters: ClusterMap, side: CascadeSide) -> Ladder:
     """The cluster levels of one side, each at its bucket edge nearest p₀."""
-    wanted = LEVEL_SIDE[side]
-    levels = [lvl for lvl in clusters.levels if lvl.side == wanted]
-    edge = [lvl.price_high if side == "down" else lvl.price_low for lvl in levels]
-    return Ladder(side, np.array(edge, dtype=np.float64),
-                  np.array([lvl.quantity for lvl in levels], dtype=np.float64),
-                  np.array([lvl.value_usd for lvl in levels], dtype=np.float64),
-                  np.array([lvl.equity_base_usd for lvl in levels], dtype=np.float64),
-                  np.array([lvl.net_units for lvl in levels], dtype=np.float64),
-                  protocols=[dict(lvl.protocols) for lvl in levels])
+    chosen = np.flatnonzero(clusters.side > 0 if side == "down" else clusters.side < 0)
+    edge = clusters.price_high if side == "down" else clusters.price_low
+    return Ladder(side, edge[chosen], clusters.quantity[chosen], clusters.value_usd[chosen],
+                  clusters.equity_base_usd[chosen], clusters.net_units[chosen],
+                  clusters.protocols, clusters.by_protocol[chosen])
 
 
 def project_cascade(positions: Iterable[Position], asset: str, prices: Mapping[str, float],

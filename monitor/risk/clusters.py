@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
@@ -67,42 +68,72 @@ class ClusterLevel:
     net_units: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """The wire form (GET /clusters/{asset}/ level, partials)."""
+        """The level's JSON form (GET /clusters/{asset}/)."""
         return {"price_low": self.price_low, "price_high": self.price_high, "side": self.side,
                 "quantity": self.quantity, "value_usd": self.value_usd,
                 "debt_usd": self.debt_usd, "positions": self.positions,
                 "protocols": dict(self.protocols), "bucket": self.bucket,
                 "equity_base_usd": self.equity_base_usd, "net_units": self.net_units}
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ClusterLevel:
-        """Parse the wire form (KeyError / TypeError / ValueError when malformed)."""
-        side = data["side"]
-        if side not in SIDES:
-            raise ValueError(f"side: {side!r} is neither long nor short")
-        protocols = data["protocols"]
-        if not isinstance(protocols, Mapping):
-            raise TypeError("protocols: expected an object")
-        return cls(price_low=float(data["price_low"]), price_high=float(data["price_high"]),
-                   side=side, quantity=float(data["quantity"]),
-                   value_usd=float(data["value_usd"]), debt_usd=float(data["debt_usd"]),
-                   positions=int(data["positions"]),
-                   protocols={str(k): float(v) for k, v in protocols.items()},
-                   bucket=int(data["bucket"]),
-                   equity_base_usd=float(data.get("equity_base_usd", 0.0)),
-                   net_units=float(data.get("net_units", 0.0)))
+
+def _floats(values: Any, m: int) -> FloatArray:
+    """A float column of length m (ValueError otherwise)."""
+    column = np.asarray(values, dtype=np.float64).reshape(-1)
+    if column.size != m:
+        raise ValueError(f"column of {column.size} values for {m} levels")
+    return column
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class ClusterMap:
-    """One asset's cluster levels on a grid, sorted by price (long before short in a bucket)."""
+    """One asset's cluster levels as columns, sorted by (bucket, long before short).
+
+    side is +1 (long) or −1 (short); by_protocol[i, j] is level i's value in protocols[j]."""
 
     asset: str
     grid: ClusterGrid
-    levels: list[ClusterLevel] = field(default_factory=list)
+    bucket: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    side: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+    quantity: FloatArray = field(default_factory=lambda: np.zeros(0))
+    value_usd: FloatArray = field(default_factory=lambda: np.zeros(0))
+    debt_usd: FloatArray = field(default_factory=lambda: np.zeros(0))
+    equity_base_usd: FloatArray = field(default_factory=lambda: np.zeros(0))
+    net_units: FloatArray = field(default_factory=lambda: np.zeros(0))
+    positions: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    protocols: tuple[str, ...] = ()
+    by_protocol: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    def __len__(self) -> int:
+        """Levels."""
+        return int(self.bucket.size)
+
+    @property
+    def price_low(self) -> FloatArray:
+        """Lower bucket edges."""
+        edges: FloatArray = np.exp(self.bucket * self.grid.log_step)
+        return edges
+
+    @property
+    def price_high(self) -> FloatArray:
+        """Upper bucket edges."""
+        edges: FloatArray = np.exp((self.bucket + 1) * self.grid.log_step)
+        return edges
+
+    @cached_property
+    def levels(self) -> list[ClusterLevel]:
+        """The levels as objects (for JSON answers and readers of single levels)."""
+        names = self.protocols
+        splits = [{names[j]: usd for j, usd in enumerate(row) if usd}
+                  for row in self.by_protocol.tolist()]
+        return [ClusterLevel(*fields) for fields in zip(
+            self.price_low.tolist(), self.price_high.tolist(),
+            (SIDES[0] if s > 0 else SIDES[1] for s in self.side.tolist()),
+            self.quantity.tolist(), self.value_usd.tolist(), self.debt_usd.tolist(),
+            self.positions.tolist(), splits, self.bucket.tolist(),
+            self.equity_base_usd.tolist(), self.net_units.tolist(), strict=True)]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form for topics and tables."""
+        """The level-list JSON form."""
         return {"asset": self.asset, "grid_step": self.grid.step,
                 "levels": [level.to_dict() for level in self.levels]}
 
@@ -112,8 +143,70 @@ class ClusterMap:
         levels = data["levels"]
         if not isinstance(levels, list):
             raise TypeError("levels: expected a list")
-        return cls(asset=str(data["asset"]), grid=ClusterGrid(float(data["grid_step"])),
-                   levels=[ClusterLevel.from_dict(level) for level in levels])
+        names: dict[str, int] = {}
+        for level in levels:
+            if level["side"] not in SIDES:
+                raise ValueError(f"side: {level['side']!r} is neither long nor short")
+            if not isinstance(level["protocols"], Mapping):
+                raise TypeError("protocols: expected an object")
+            for name in level["protocols"]:
+                names.setdefault(str(name), len(names))
+        split = np.zeros((len(levels), len(names)))
+        for i, level in enumerate(levels):
+            for name, usd in level["protocols"].items():
+                split[i, names[str(name)]] = float(usd)
+        m = len(levels)
+
+        def column(key: str, default: float | None = None) -> FloatArray:
+            return _floats([float(lvl[key] if default is None else lvl.get(key, default))
+                            for lvl in levels], m)
+
+        return cls._sorted(
+            str(data["asset"]), ClusterGrid(float(data["grid_step"])),
+            np.array([int(lvl["bucket"]) for lvl in levels], dtype=np.int64),
+            np.array([1 if lvl["side"] == "long" else -1 for lvl in levels], dtype=np.int8),
+            column("quantity"), column("value_usd"), column("debt_usd"),
+            column("equity_base_usd", 0.0), column("net_units", 0.0),
+            np.array([int(lvl["positions"]) for lvl in levels], dtype=np.int64),
+            tuple(names), split)
+
+    def to_columns(self) -> dict[str, Any]:
+        """The compact columnar form partials travel in (serialise with OPT_SERIALIZE_NUMPY)."""
+        return {"asset": self.asset, "grid_step": self.grid.step, "bucket": self.bucket,
+                "side": self.side, "quantity": self.quantity, "value_usd": self.value_usd,
+                "debt_usd": self.debt_usd, "equity_base_usd": self.equity_base_usd,
+                "net_units": self.net_units, "positions": self.positions,
+                "protocols": list(self.protocols), "by_protocol": self.by_protocol}
+
+    @classmethod
+    def from_columns(cls, data: Mapping[str, Any]) -> ClusterMap:
+        """Parse to_columns' form (KeyError / TypeError / ValueError when malformed)."""
+        bucket = np.asarray(data["bucket"], dtype=np.int64).reshape(-1)
+        m = bucket.size
+        side = np.asarray(data["side"], dtype=np.int64).reshape(-1)
+        if side.size != m or not np.isin(side, (-1, 1)).all():
+            raise ValueError("side: expected one of +1 / -1 per level")
+        protocols = tuple(str(name) for name in data["protocols"])
+        split = np.asarray(data["by_protocol"], dtype=np.float64).reshape(m, len(protocols))
+        quantity, value, debt, equity, net = (
+            _floats(data[key], m) for key in ("quantity", "value_usd", "debt_usd",
+                                              "equity_base_usd", "net_units"))
+        return cls._sorted(
+            str(data["asset"]), ClusterGrid(float(data["grid_step"])), bucket,
+            side.astype(np.int8), quantity, value, debt, equity, net,
+            np.asarray(data["positions"], dtype=np.int64).reshape(m), protocols, split)
+
+    @classmethod
+    def _sorted(cls, asset: str, grid: ClusterGrid, bucket: npt.NDArray[np.int64],
+                side: npt.NDArray[np.int8], quantity: FloatArray, value_usd: FloatArray,
+                debt_usd: FloatArray, equity: FloatArray, net: FloatArray,
+                positions: npt.NDArray[np.int64], protocols: tuple[str, ...],
+                split: FloatArray) -> ClusterMap:
+        """A map of these columns, put in (bucket, long first) order."""
+        order = np.lexsort((side < 0, bucket))
+        return cls(asset, grid, bucket[order], side[order], quantity[order], value_usd[order],
+                   debt_usd[order], equity[order], net[order], positions[order], protocols,
+                   split[order])
 
 
 def _dense_keys(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
@@ -151,7 +244,7 @@ def aggregate(asset: str, grid: ClusterGrid, columns: LevelColumns) -> ClusterMa
     """Bucket per-position levels (side 0 entries ignored) into a cluster map."""
     keep = np.flatnonzero(columns.side != 0)
     if keep.size == 0:
-        return ClusterMap(asset, grid, [])
+        return ClusterMap(asset, grid)
     whole = keep.size == columns.side.size
 
     def kept(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -161,26 +254,22 @@ def aggregate(asset: str, grid: ClusterGrid, columns: LevelColumns) -> ClusterMa
     distinct, index = _dense_keys(keys)
     m, n_protocols = distinct.size, len(columns.protocols)
 
-    def total(weights: FloatArray) -> list[float]:
-        return np.bincount(index, weights=weights, minlength=m).tolist()  # type: ignore[no-any-return]
+    def total(weights: FloatArray) -> FloatArray:
+        summed: FloatArray = np.bincount(index, weights=weights, minlength=m).astype(np.float64)
+        return summed
 
     value = kept(columns.value_usd)
-    quantity, value_usd, debt, equity, net = (
-        total(kept(w)) for w in (columns.quantity, columns.value_usd, columns.debt_usd,
-                                 columns.equity_base_usd, columns.net_units))
-    counts = np.bincount(index, minlength=m).tolist()
-    by_protocol = np.bincount(index * n_protocols + kept(columns.protocol), weights=value,
-                              minlength=m * n_protocols).reshape(m, n_protocols)
+    by_protocol: FloatArray = np.bincount(
+        index * n_protocols + kept(columns.protocol), weights=value,
+        minlength=m * n_protocols).astype(np.float64).reshape(m, n_protocols)
     buckets, shorts = np.divmod(distinct, 2)
-    lows = np.exp(buckets * grid.log_step).tolist()
-    highs = np.exp((buckets + 1) * grid.log_step).tolist()
-    names = columns.protocols
-    splits = [{names[p]: usd for p, usd in enumerate(row) if usd}
-              for row in by_protocol.tolist()]
-    levels = [ClusterLevel(*fields) for fields in zip(
-        lows, highs, (SIDES[s] for s in shorts.tolist()), quantity, value_usd, debt, counts,
-        splits, buckets.tolist(), equity, net, strict=True)]
-    return ClusterMap(asset, grid, levels)
+    return ClusterMap(asset, grid, buckets.astype(np.int64),
+                      np.where(shorts == 1, -1, 1).astype(np.int8),
+                      total(kept(columns.quantity)), total(value),
+                      total(kept(columns.debt_usd)), total(kept(columns.equity_base_usd)),
+                      total(kept(columns.net_units)),
+                      np.bincount(index, minlength=m).astype(np.int64), columns.protocols,
+                      by_protocol)
 
 
 def build_clusters(positions: Iterable[Position], asset: str, prices: Mapping[str, float],
@@ -214,27 +303,39 @@ def merge_clusters(maps: Iterable[ClusterMap]) -> ClusterMap:
     if not maps:
         raise ValueError("merge_clusters: no maps")
     asset, grid = maps[0].asset, maps[0].grid
-    merged: dict[tuple[int, int], ClusterLevel] = {}
+    names: dict[str, int] = {}
     for partial in maps:
         if partial.asset != asset or partial.grid != grid:
             raise ValueError(f"merge_clusters: {partial.asset}/{partial.grid.step} differs from "
                              f"{asset}/{grid.step}")
-        for level in partial.levels:
-            key = (level.bucket, SIDES.index(level.side))
-            into = merged.get(key)
-            if into is None:
-                merged[key] = ClusterLevel(**{**level.__dict__,
-                                              "protocols": dict(level.protocols)})
-                continue
-            into.quantity += level.quantity
-            into.value_usd += level.value_usd
-            into.debt_usd += level.debt_usd
-            into.positions += level.positions
-            into.equity_base_usd += level.equity_base_usd
-            into.net_units += level.net_units
-            for name, usd in level.protocols.items():
-                into.protocols[name] = into.protocols.get(name, 0.0) + usd
-    return ClusterMap(asset, grid, [merged[key] for key in sorted(merged)])
+        for name in partial.protocols:
+            names.setdefault(name, len(names))
+    keys = np.concatenate([p.bucket * 2 + (p.side < 0) for p in maps])
+    if keys.size == 0:
+        return ClusterMap(asset, grid, protocols=tuple(names),
+                          by_protocol=np.zeros((0, len(names))))
+    distinct, index = _dense_keys(keys)
+    m = distinct.size
+
+    def total(column: str) -> FloatArray:
+        weights = np.concatenate([getattr(p, column) for p in maps])
+        summed: FloatArray = np.bincount(index, weights=weights, minlength=m).astype(np.float64)
+        return summed
+
+    split = np.zeros((m, len(names)))
+    start = 0
+    for partial in maps:
+        rows = index[start:start + len(partial)]
+        for j, name in enumerate(partial.protocols):
+            np.add.at(split[:, names[name]], rows, partial.by_protocol[:, j])
+        start += len(partial)
+    buckets, shorts = np.divmod(distinct, 2)
+    counts = np.bincount(index, weights=np.concatenate([p.positions for p in maps]),
+                         minlength=m)
+    return ClusterMap(asset, grid, buckets.astype(np.int64),
+                      np.where(shorts == 1, -1, 1).astype(np.int8), total("quantity"),
+                      total("value_usd"), total("debt_usd"), total("equity_base_usd"),
+                      total("net_units"), np.rint(counts).astype(np.int64), tuple(names), split)
 
 
 def liquidatable_within(clusters: ClusterMap, price: float, move: float, side: Side) -> float:
@@ -242,9 +343,7 @@ def liquidatable_within(clusters: ClusterMap, price: float, move: float, side: S
     at or above price × (1 − move), shorts at or below price × (1 + move)); a bucket that the
     moved price falls inside counts whole."""
     if side == "long":
-        edge = price * (1.0 - move)
-        return sum(lvl.value_usd for lvl in clusters.levels
-                   if lvl.side == "long" and lvl.price_high > edge)
-    edge = price * (1.0 + move)
-    return sum(lvl.value_usd for lvl in clusters.levels
-               if lvl.side == "short" and lvl.price_low <= edge)
+        hit = (clusters.side > 0) & (clusters.price_high > price * (1.0 - move))
+    else:
+        hit = (clusters.side < 0) & (clusters.price_low <= price * (1.0 + move))
+    return float(clusters.value_usd[hit].sum())

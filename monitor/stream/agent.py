@@ -1,11 +1,12 @@
-"""The one skeleton of every input agent: take each record, let the feature handle it, send
-what it rejects to the dead letters, and count the outcome, the time it took and its lag."""
+"""The one skeleton of every input agent: take each record (or each batch of records), let the
+feature handle it, send what it rejects to the dead letters, and count the outcomes, the time
+they took and their lag."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Final, Literal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, Literal, cast
 
 from faust.types import EventT, StreamT, TopicT
 
@@ -14,29 +15,74 @@ from monitor.wire import Rejected
 
 Outcome = Literal["applied", "stale", "forwarded"]
 OUTCOMES: Final[tuple[Outcome, ...]] = ("applied", "stale", "forwarded")
-Handler = Callable[[EventT[Any]], Awaitable[Outcome]]
+# one record's outcome, or the outcomes of the many snapshots one batch record carries
+Handled = Outcome | Mapping[Outcome, int]
+Handler = Callable[[EventT[Any]], Awaitable[Handled]]
+BatchHandler = Callable[[Sequence[EventT[Any]]], Awaitable[Sequence[Outcome | Rejected]]]
+
+
+class _Tally:
+    """The agent's metrics, with their labels bound once (no lookups per event)."""
+
+    def __init__(self, ctx: Context, label: str) -> None:
+        self.processed = {o: ctx.metrics.processed.labels(label, o) for o in OUTCOMES}
+        self.latency = ctx.metrics.latency.labels(label)
+        self.lag = ctx.metrics.lag.labels(label)
+
+    def count(self, handled: Handled) -> None:
+        """Count one record's outcome, or a batch record's outcomes."""
+        if isinstance(handled, str):
+            self.processed[handled].inc()
+        else:
+            for outcome, n in handled.items():
+                self.processed[outcome].inc(n)
+
+    def timed(self, events: Sequence[EventT[Any]], started: float) -> None:
+        """Time per record and the records' lag behind the broker."""
+        now, per = time.time(), (time.perf_counter() - started) / max(len(events), 1)
+        for event in events:
+            self.latency.observe(per)
+            self.lag.observe(max(0.0, now - event.message.timestamp))
 
 
 def input_agent(ctx: Context, topic: TopicT, *, name: str, label: str,
                 handle: Handler) -> None:
     """Register agent `name` on `topic`; `label` names the topic in metrics and dead letters;
     `handle` raises Rejected for a record that cannot be used."""
-    processed = {outcome: ctx.metrics.processed.labels(label, outcome) for outcome in OUTCOMES}
-    latency = ctx.metrics.latency.labels(label)
-    lag = ctx.metrics.lag.labels(label)
+    tally = _Tally(ctx, label)
 
     async def consume(stream: StreamT[bytes]) -> None:
         """Handle every record; a rejected one never stops the agent."""
         async for event in stream.events():
             started = time.perf_counter()
             try:
-                outcome = await handle(event)
+                tally.count(await handle(event))
             except Rejected as rejected:
                 await ctx.dead_letters.reject(label, event, rejected)
                 continue
-            processed[outcome].inc()
-            latency.observe(time.perf_counter() - started)
-            lag.observe(max(0.0, time.time() - event.message.timestamp))
+            tally.timed((event,), started)
 
     consume.__doc__ = f"The {name} agent."
+    ctx.app.agent(topic, name=name)(consume)
+
+
+def batch_agent(ctx: Context, topic: TopicT, *, name: str, label: str, handle: BatchHandler,
+                size: int, within: float) -> None:
+    """Register agent `name` handling up to `size` records at once (waiting at most `within`
+    seconds for a batch to fill); `handle` returns each record's outcome or Rejected."""
+    tally = _Tally(ctx, label)
+
+    async def consume(stream: StreamT[bytes]) -> None:
+        """Handle every batch; rejected records go to the dead letters, the rest are counted."""
+        batches = cast(Any, stream).take_events(size, within=within)  # not in Faust's stubs
+        async for events in batches:
+            started = time.perf_counter()
+            for event, handled in zip(events, await handle(events), strict=True):
+                if isinstance(handled, Rejected):
+                    await ctx.dead_letters.reject(label, event, handled)
+                else:
+                    tally.count(handled)
+            tally.timed(events, started)
+
+    consume.__doc__ = f"The {name} agent (batched)."
     ctx.app.agent(topic, name=name)(consume)

@@ -21,10 +21,14 @@ class DeadLetters:
     async def reject(self, topic: str, event: EventT[Any], rejected: Rejected) -> None:
         """Send the original record with the reason (keyed by its original key) and count it."""
         message = event.message
+        await self.reject_value(topic, message.partition, message.offset, message.key,
+                                message.value, rejected)
+
+    async def reject_value(self, topic: str, partition: int, offset: int, key: bytes | None,
+                           value: bytes | None, rejected: Rejected) -> None:
+        """Dead-letter one value found at topic/partition/offset (a record, or one snapshot
+        of a batch record) and count it."""
         self.metrics.dead_letters.labels(topic, rejected.reason).inc()
         self.metrics.processed.labels(topic, "rejected").inc()
         await self.channel.send(
-            key=message.key,
-            value=dead_letter(rejected, topic, message.partition, message.offset,
-                              message.key, message.value),
-        )
+            key=key, value=dead_letter(rejected, topic, partition, offset, key, value))

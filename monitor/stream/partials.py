@@ -29,14 +29,15 @@ class ClusterPartial:
                              "built_at": self.built_at,
                              "price_versions": {a: list(v)
                                                 for a, v in self.price_versions.items()},
-                             "clusters": self.clusters.to_dict()})
+                             "clusters": self.clusters.to_columns()},
+                            option=orjson.OPT_SERIALIZE_NUMPY)
 
     @classmethod
     def from_bytes(cls, raw: bytes | None) -> ClusterPartial:
         """Parse the wire bytes, or Rejected("invalid-partial")."""
         value = parse_object(raw)
         try:
-            clusters = ClusterMap.from_dict(value["clusters"])
+            clusters = ClusterMap.from_columns(value["clusters"])
             versions = {str(a): parse_version(v, f"price_versions.{a}")
                         for a, v in dict(value.get("price_versions", {})).items()}
             partial = cls(str(value["asset"]), int(value["partition"]),

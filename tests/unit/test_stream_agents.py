@@ -14,6 +14,7 @@ import pytest
 
 from monitor.config import load_settings
 from monitor.stream.app import Stream, build_stream
+from monitor.stream.positions.changelog import FaustWrites
 
 
 def snapshot(version: int, *, debt: float = 1000.0, closed: bool = False,
@@ -76,9 +77,10 @@ async def bench() -> AsyncIterator[Harness]:
     stream.app.flow_control.resume()
     stream.ctx.dead_letters.channel = stream.app.channel()
     async with stream.app.agents["position-keeper"].test_context() as keeper:
-        async def forward(key: bytes, value: bytes, partition: int) -> None:
-            await keeper.put(value, key=key, partition=partition)
+        async def forward(partition: int, batch: bytes) -> None:
+            await keeper.put(batch, partition=partition)
         stream.positions.forward = forward
+        stream.positions.writes = FaustWrites(stream.positions.table)
         yield Harness(Pipe(stream), stream.ctx.dead_letters.channel.__aiter__())
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from monitor.stream.announce import Announcer
 from monitor.stream.cascades.projection import index_entry, project
 from monitor.stream.cascades.views import register_views
 from monitor.stream.clusters import Clusters
@@ -27,6 +28,7 @@ class Cascades:
         self.output = ctx.topic(CASCADES)
         self.summaries = ctx.table("asset-summaries", global_=True, by_key=True)
         self.projections: dict[str, dict[str, Any]] = {}
+        self.projected: Announcer[dict[str, Any]] = Announcer()
         self._dirty: set[str] = set()
         self.projector = Coalescer("cascades", self._project, ctx.metrics,
                                    ctx.settings.recompute_share)
@@ -74,6 +76,7 @@ class Cascades:
             await self.output.send(key=asset.encode(), value=orjson.dumps(projection),
                                    partition=self.ctx.partition_of(asset))
             self.summaries[asset] = index_entry(projection)
+            self.projected.announce(projection)
 
     def _gauges(self) -> Iterator[Metric]:
         """Per owned asset: liquidatable value within moves, trigger distance, amplification."""

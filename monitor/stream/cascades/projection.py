@@ -39,12 +39,10 @@ def trigger(clusters: ClusterMap, price: float, depth: DepthModel | None, side: 
 
 def summary(clusters: ClusterMap, price: float) -> dict[str, Any]:
     """Totals of an asset's clusters: value per side and value liquidatable within small moves."""
-    value = {"long": 0.0, "short": 0.0}
-    positions = 0
-    for level in clusters.levels:
-        value[level.side] += level.value_usd
-        positions += level.positions
-    return {"levels": len(clusters.levels), "positions": positions, "value_usd": value,
+    value = {"long": float(clusters.value_usd[clusters.side > 0].sum()),
+             "short": float(clusters.value_usd[clusters.side < 0].sum())}
+    return {"levels": len(clusters), "positions": int(clusters.positions.sum()),
+            "value_usd": value,
             "liquidatable_within_usd": liquidatable_by_move(clusters, price)}
 
 

@@ -5,8 +5,13 @@ cluster partials published when its positions or the prices they depend on chang
 Placement: producers partition `positions` however their client does (murmur2, CRC32,
 FNV-1a...). The placement agent validates every record and forwards it to the internal
 `{app_id}-positions-by-id` topic on partition_of(position id); the keeper agent owns that topic,
-so table ownership, book and query routing all follow the app's hash. A record found on the
+so table ownership, book and query routing all follow the app's hash. A snapshot found on the
 wrong internal partition (written by something else) is counted, logged and forwarded again.
+
+Batching: the placement agent takes up to PLACE_BATCH records at once (waiting at most
+PLACE_WITHIN seconds) and sends each target partition one internal record holding all of its
+snapshots (a JSON array of the validated wire bytes), so the keeper pays Faust's per-event cost
+once per batch instead of once per snapshot.
 
 Ordering: a snapshot is applied only if its version is newer than the stored one; a `closed`
 snapshot removes the position but leaves a tombstone holding its version, so an older snapshot
@@ -17,26 +22,55 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections import Counter as Tally
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Final
 
+import orjson
 from faust.types import EventT, TopicT
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from monitor.risk import ClusterGrid, Position, from_snapshot, to_snapshot
-from monitor.stream.agent import Outcome, input_agent
+from monitor.stream.agent import Outcome, batch_agent, input_agent
 from monitor.stream.coalesce import Coalescer
 from monitor.stream.context import Context
 from monitor.stream.partials import ClusterPartial
 from monitor.stream.positions.books import Books
+from monitor.stream.positions.changelog import BatchedWrites, TableWriter
 from monitor.stream.positions.views import register_views
 from monitor.stream.prices import Prices
-from monitor.wire import POSITIONS, Closed, PriceUpdate, is_newer, parse_position
+from monitor.wire import (
+    POSITIONS,
+    Closed,
+    PriceUpdate,
+    Rejected,
+    is_newer,
+    parse_position,
+    parse_snapshot,
+)
 
 log = logging.getLogger(__name__)
 PLACED: Final = "positions-by-id"  # internal topic suffix
-Forward = Callable[[bytes, bytes, int], Awaitable[None]]
+PLACE_BATCH: Final = 1000  # records the placement agent takes at once
+PLACE_WITHIN: Final = 0.005  # seconds it waits for them (the hop's added latency, at most)
+PACK_BYTES: Final = 256 * 1024  # most snapshot bytes in one internal record
+Forward = Callable[[int, bytes], Awaitable[None]]
+
+
+def pack(raws: Sequence[bytes], limit: int = PACK_BYTES) -> Iterator[bytes]:
+    """Validated snapshots (JSON objects) as JSON arrays of at most `limit` bytes each (a
+    larger snapshot travels alone)."""
+    batch: list[bytes] = []
+    size = 0
+    for raw in raws:
+        if batch and size + len(raw) > limit:
+            yield b"[" + b",".join(batch) + b"]"
+            batch, size = [], 0
+        batch.append(raw)
+        size += len(raw) + 1
+    if batch:
+        yield b"[" + b",".join(batch) + b"]"
 
 
 def table_value(update: Position | Closed, partition: int) -> dict[str, Any]:
@@ -56,6 +90,7 @@ class Positions:
         self.table = ctx.table("position-snapshots")
         self.books = Books()
         self.forward: Forward = self._send_placed
+        self.writes: TableWriter = BatchedWrites(ctx.app, self.table)
         self.publisher = Coalescer("partials", self._publish, ctx.metrics,
                                    ctx.settings.recompute_share)
         self.misplaced = Counter("monitor_misplaced_records",
@@ -64,8 +99,8 @@ class Positions:
                                  registry=ctx.metrics.registry)
         self._close_factors = {name: p.close_factor
                                for name, p in ctx.settings.protocols.items()}
-        input_agent(ctx, ctx.topic(POSITIONS), name="positions", label=POSITIONS,
-                    handle=self._place)
+        batch_agent(ctx, ctx.topic(POSITIONS), name="positions", label=POSITIONS,
+                    handle=self._place, size=PLACE_BATCH, within=PLACE_WITHIN)
         input_agent(ctx, self.placed, name="position-keeper", label=self.placed.get_topic_name(),
                     handle=self._keep)
         ctx.app.task(self.publisher.run)
@@ -75,38 +110,75 @@ class Positions:
         ctx.metrics.add_gauges(self._gauges)
         register_views(ctx, self)
 
-    async def _send_placed(self, key: bytes, value: bytes, partition: int) -> None:
-        """Send a validated snapshot to its partition of the internal topic."""
-        await self.placed.send(key=key, value=value, partition=partition)
+    async def _send_placed(self, partition: int, batch: bytes) -> None:
+        """Send a batch of validated snapshots to their partition of the internal topic."""
+        await self.placed.send(value=batch, partition=partition)
 
-    async def _place(self, event: EventT[Any]) -> Outcome:
-        """Validate a snapshot from any producer and forward it to where the app places it."""
-        key, value = event.message.key, event.message.value
-        update = parse_position(key, value, self._close_factors)
-        assert key is not None and value is not None  # parse_position refuses them missing
-        await self.forward(key, value, self.ctx.partition_of(update.position_id))
-        return "forwarded"
+    async def _forward_all(self, placed: dict[int, list[bytes]]) -> None:
+        """Send every partition its snapshots, packed into as few records as fit."""
+        for partition, raws in sorted(placed.items()):
+            for batch in pack(raws):
+                await self.forward(partition, batch)
 
-    async def _keep(self, event: EventT[Any]) -> Outcome:
-        """Apply a placed snapshot to the table and the book, newest version wins."""
-        message = event.message
-        key, value = message.key, message.value
-        update = parse_position(key, value, self._close_factors)
-        assert key is not None and value is not None  # parse_position refuses them missing
-        home = self.ctx.partition_of(update.position_id)
-        if message.partition != home:
-            self.misplaced.labels(self.placed.get_topic_name()).inc()
-            log.warning("position %r arrived on partition %d of %s, placed on %d: forwarded",
-                        update.position_id, message.partition, self.placed.get_topic_name(),
-                        home)
-            await self.forward(key, value, home)
-            return "forwarded"
-        if not is_newer(update.version, self._stored_version(update.position_id)):
-            return "stale"
-        self.table[update.position_id] = table_value(update, message.partition)
-        self.books.apply(message.partition, update)
-        self.publisher.poke()
-        return "applied"
+    async def _place(self, events: Sequence[EventT[Any]]) -> list[Outcome | Rejected]:
+        """Validate snapshots from any producer and forward each to where the app places it."""
+        placed: dict[int, list[bytes]] = {}
+        outcomes: list[Outcome | Rejected] = []
+        for event in events:
+            key, value = event.message.key, event.message.value
+            try:
+                update = parse_position(key, value, self._close_factors)
+            except Rejected as rejected:
+                outcomes.append(rejected)
+                continue
+            assert value is not None  # parse_position refuses a missing value
+            placed.setdefault(self.ctx.partition_of(update.position_id), []).append(value)
+            outcomes.append("forwarded")
+        await self._forward_all(placed)
+        return outcomes
+
+    async def _keep(self, event: EventT[Any]) -> Tally[Outcome]:
+        """Apply a batch of placed snapshots to the table and the book, newest version wins."""
+        partition = event.message.partition
+        try:
+            snapshots = orjson.loads(event.message.value or b"")
+        except orjson.JSONDecodeError as exc:
+            raise Rejected("not-json", str(exc)) from exc
+        if not isinstance(snapshots, list) or not all(isinstance(s, dict) for s in snapshots):
+            raise Rejected("not-a-batch", "expected a JSON array of snapshot objects")
+        tally: Tally[Outcome] = Tally()
+        stray: dict[int, list[bytes]] = {}
+        for snapshot in snapshots:
+            try:
+                update = parse_snapshot(snapshot, self._close_factors)
+            except Rejected as rejected:
+                await self.ctx.dead_letters.reject_value(
+                    self.placed.get_topic_name(), partition, event.message.offset, None,
+                    orjson.dumps(snapshot), rejected)
+                continue
+            home = self.ctx.partition_of(update.position_id)
+            if home != partition:
+                self._misplaced(update.position_id, partition, home)
+                stray.setdefault(home, []).append(orjson.dumps(snapshot))
+                tally["forwarded"] += 1
+            elif is_newer(update.version, self._stored_version(update.position_id)):
+                self.writes.set(update.position_id, table_value(update, partition))
+                self.books.apply(partition, update)
+                tally["applied"] += 1
+            else:
+                tally["stale"] += 1
+        await self.writes.flush(partition)
+        await self._forward_all(stray)
+        if tally["applied"]:
+            self.publisher.poke()
+        return tally
+
+    def _misplaced(self, position_id: str, partition: int, home: int) -> None:
+        """Say that a snapshot reached the keeper on another partition than its own."""
+        topic = self.placed.get_topic_name()
+        self.misplaced.labels(topic).inc()
+        log.warning("position %r arrived on partition %d of %s, placed on %d: forwarded",
+                    position_id, partition, topic, home)
 
     def _stored_version(self, position_id: str) -> list[int] | None:
         """The version the table holds for a position (tombstones included), if any."""
