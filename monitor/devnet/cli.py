@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "WBTC, LINK, USDC reserves; AaveOracle over movable Chainlink-style "
                     "aggregators; an ETH-correlated eMode) and Morpho Blue compiled from "
                     "@morpho-org/morpho-blue's sources on the same tokens (markets WETH/USDC, "
-                    "WBTC/USDC at LLTV 86 %%, LINK/USDC at 77 %%, their oracles following the "
+                    "WBTC/USDC at LLTV 86 %, LINK/USDC at 77 %, their oracles following the "
                     "aggregators), seed --accounts Aave positions and a quarter as many Morpho "
                     "positions (a third of them by the same accounts) with health factors just "
                     "above 1, write the manifest that `monitor ingest --manifest` reads, then "
