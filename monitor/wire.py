@@ -1,4 +1,5 @@
-"""The wire contracts, defined once: topic names, versions, price updates, position snapshots,
+"""The wire contracts, defined once: topic names, versions, price updates (a USD price per asset,
+or a lending market's own oracle price under a market price key), position snapshots,
 dead-letter records and the Kafka bootstrap helper. Sources write what this module parses, and
 the stream parses nothing any other way.
 
@@ -12,7 +13,7 @@ import base64
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -157,6 +158,30 @@ def parse_price(key: bytes | None, raw: bytes | None) -> PriceUpdate:
     if key_text(key) != asset:
         raise Rejected("key-mismatch", f"record key {key!r} is not the asset {asset!r}")
     return PriceUpdate(asset, price, parse_version(value.get("version")), timestamp, source)
+
+
+class MarketPriceKey(NamedTuple):
+    """The parts of a market price key: the protocol, the chain and the market's id there."""
+
+    protocol: str
+    chain_id: int
+    market: str
+
+
+def market_price_key(protocol: str, chain_id: int, market: str) -> str:
+    """The `prices` key of a lending market's own oracle price ('morpho-blue:1:0x…'): the price
+    of the market's collateral in units of its debt asset (not USD), which the market's position
+    snapshots name as their `market_price`."""
+    return f"{protocol}:{chain_id}:{market.lower()}"
+
+
+def parse_market_price_key(key: str) -> MarketPriceKey | None:
+    """The parts of a market price key (None for any other key, e.g. an asset's USD price)."""
+    protocol, _, rest = key.partition(":")
+    chain, _, market = rest.partition(":")
+    if not protocol or not chain.isdigit() or not market or ":" in market:
+        return None
+    return MarketPriceKey(protocol, int(chain), market)
 
 
 def _as_text(data: bytes | None) -> tuple[str | None, str]:

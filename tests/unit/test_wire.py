@@ -5,7 +5,17 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from monitor.wire import Closed, Rejected, dead_letter, parse_position, parse_price
+from monitor.risk import to_snapshot
+from monitor.wire import (
+    Closed,
+    MarketPriceKey,
+    Rejected,
+    dead_letter,
+    market_price_key,
+    parse_market_price_key,
+    parse_position,
+    parse_price,
+)
 
 
 def test_closed_snapshot_needs_only_id_and_version() -> None:
@@ -51,3 +61,26 @@ def test_protocol_close_factor_fills_a_snapshot_that_has_none() -> None:
     assert not isinstance(own, Closed) and own.kind == "lending" and own.close_factor == 0.25
     other = parse_position(b"p:1:0xa", _lending(), {"q": 0.5})
     assert not isinstance(other, Closed) and other.kind == "lending" and other.close_factor == 1.0
+
+
+def test_a_market_price_key_names_protocol_chain_and_market() -> None:
+    key = market_price_key("morpho-blue", 1, "0xAB" + "cd" * 31)
+    assert key == "morpho-blue:1:0xab" + "cd" * 31
+    assert parse_market_price_key(key) == MarketPriceKey("morpho-blue", 1, "0xab" + "cd" * 31)
+    for other in ("WETH", "morpho-blue:x:0xab", "morpho-blue:1:", "a:1:b:c", ":1:b"):
+        assert parse_market_price_key(other) is None
+    update = parse_price(key.encode(), orjson.dumps({"asset": key, "price": 2999.5,
+                                                     "version": [1, 0]}))
+    assert update.asset == key and update.price == 2999.5  # loan units per collateral unit
+
+
+def test_a_lending_snapshot_may_name_its_market_price() -> None:
+    parsed = parse_position(b"p:1:0xa", _lending(market_price="m:1:0xm"))
+    assert not isinstance(parsed, Closed) and parsed.kind == "lending"
+    assert parsed.market_price == "m:1:0xm"
+    assert to_snapshot(parsed)["market_price"] == "m:1:0xm"
+    plain = parse_position(b"p:1:0xa", _lending())
+    assert not isinstance(plain, Closed) and plain.kind == "lending"
+    assert plain.market_price is None and "market_price" not in to_snapshot(plain)
+    with pytest.raises(Rejected, match="market_price"):
+        parse_position(b"p:1:0xa", _lending(market_price=7))
