@@ -24,6 +24,7 @@ POSITIONS: Final = "positions"
 PRICES: Final = "prices"
 CASCADES: Final = "cascades"
 DEAD_LETTERS: Final = "dead-letters"
+DEPTH: Final = "depth"
 # internal topics, prefixed with the app id
 CLUSTER_PARTIALS: Final = "cluster-partials"
 
@@ -135,10 +136,10 @@ def parse_snapshot(snapshot: dict[str, Any],
     return parsed
 
 
-def _finite_number(value: object, field: str) -> float:
-    """A finite JSON number, or Rejected("invalid-price")."""
+def _finite_number(value: object, field: str, reason: str = "invalid-price") -> float:
+    """A finite JSON number, or Rejected(reason)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise Rejected("invalid-price", f"{field}: must be a finite number, got {value!r}")
+        raise Rejected(reason, f"{field}: must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -182,6 +183,63 @@ def parse_market_price_key(key: str) -> MarketPriceKey | None:
     if not protocol or not chain.isdigit() or not market or ":" in market:
         return None
     return MarketPriceKey(protocol, int(chain), market)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolReserves:
+    """Observed market depth: one constant-product pool's reserves (`depth`, key = pool).
+
+    assets and reserves are token0's and token1's wire names and amounts in asset units; the
+    fee is the share of each trade the pool keeps (Uniswap v2: 0.003)."""
+
+    pool: str
+    protocol: str
+    assets: tuple[str, str]
+    reserves: tuple[float, float]
+    fee: float
+    version: Version
+    timestamp: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form."""
+        return {"pool": self.pool, "protocol": self.protocol, "assets": list(self.assets),
+                "reserves": list(self.reserves), "fee": self.fee,
+                "version": list(self.version), "timestamp": self.timestamp}
+
+    def reserve_of(self, asset: str) -> float | None:
+        """The pool's reserve of `asset` (None when the pool does not hold it)."""
+        for held, reserve in zip(self.assets, self.reserves, strict=True):
+            if held == asset:
+                return reserve
+        return None
+
+
+def parse_depth(key: bytes | None, raw: bytes | None) -> PoolReserves:
+    """A pool's reserves whose key is its address, or Rejected("invalid-depth" / ...)."""
+    value = parse_object(raw)
+    pool, protocol = value.get("pool"), value.get("protocol")
+    assets, reserves = value.get("assets"), value.get("reserves")
+    if not isinstance(pool, str) or not pool:
+        raise Rejected("invalid-depth", "pool: must be a non-empty string")
+    if not isinstance(protocol, str) or not protocol:
+        raise Rejected("invalid-depth", "protocol: must be a non-empty string")
+    if (not isinstance(assets, list) or len(assets) != 2
+            or not all(isinstance(a, str) and a for a in assets) or assets[0] == assets[1]):
+        raise Rejected("invalid-depth", f"assets: expected two different names, got {assets!r}")
+    if not isinstance(reserves, list) or len(reserves) != 2:
+        raise Rejected("invalid-depth", f"reserves: expected two amounts, got {reserves!r}")
+    amounts = tuple(_finite_number(r, "reserves", "invalid-depth") for r in reserves)
+    if min(amounts) < 0:
+        raise Rejected("invalid-depth", f"reserves: must not be negative, got {reserves!r}")
+    fee = _finite_number(value.get("fee", 0.0), "fee", "invalid-depth")
+    if not 0.0 <= fee < 1.0:
+        raise Rejected("invalid-depth", f"fee: must be in [0, 1), got {fee!r}")
+    if key_text(key) != pool:
+        raise Rejected("key-mismatch", f"record key {key!r} is not the pool {pool!r}")
+    return PoolReserves(pool, protocol, (assets[0], assets[1]), (amounts[0], amounts[1]), fee,
+                        parse_version(value.get("version")),
+                        _finite_number(value.get("timestamp", 0.0), "timestamp",
+                                       "invalid-depth"))
 
 
 def _as_text(data: bytes | None) -> tuple[str | None, str]:

@@ -1,6 +1,5 @@
 """The columnar position book: one partition's positions in numpy arrays, so that a price tick
-recomputes the liquidation prices through an asset in one vectorised pass (DESIGN "Vectorise
-the math").
+recomputes the liquidation prices through an asset in one vectorised pass.
 
 Layout: one row per position (id, protocol, close factor, recovery, asset bits, where its legs
 are); the legs live in a LegArena (collateral legs first, then debt legs, in snapshot order; a

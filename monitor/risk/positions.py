@@ -1,5 +1,5 @@
-"""Positions as typed values, parsed from and written back to the wire snapshot (DESIGN
-"Wire contracts"), so that every later computation can trust its input."""
+"""Positions as typed values, parsed from and written back to the wire snapshot (README
+"Topics and wire contracts"), so that every later computation can trust its input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Health factors and liquidation prices of single positions (DESIGN "Risk model"): the scalar
+"""Health factors and liquidation prices of single positions (README "Risk model"): the scalar
 reference that the vectorised book must reproduce, and the figures the web view serves.
 
 Lending, asset k, other prices fixed: HF(p) = (A + a·p)/(B + b·p), so p* = (B − A)/(a − b); it is

@@ -1,5 +1,11 @@
-"""Workaround for Tansu 0.6's ListOffsets(LATEST) bug, isolated here and used only on Tansu.
+"""Workarounds for Tansu 0.6, isolated here and used only on Tansu.
 
+Fetch wake-up: Kafka answers a waiting Fetch as soon as a record arrives; Tansu holds it for
+its whole max wait, and Faust asks for 1.5 s, so every hop between agents (placement → keeper,
+positions → partials → clusters) would add up to 1.5 s. On Tansu the worker's consumer waits at
+most TANSU_FETCH_MAX_WAIT_MS instead (a few small fetches a second while idle).
+
+ListOffsets:
 Tansu answers ListOffsets(LATEST) with the first offset of a partition's last record batch
 plus one instead of the log end, while the high-water mark in its Fetch responses is right.
 Faust's table recovery reads its target offsets from ListOffsets (aiokafka's end_offsets), so
@@ -28,6 +34,7 @@ TANSU_CLUSTER_ID: Final = "tansu_cluster"
 # Tansu answers a Fetch with max_wait 0 with no topics at all; with a wait and min_bytes 0 it
 # answers at once with every partition's high-water mark.
 FETCH_MAX_WAIT_MS: Final = 100
+TANSU_FETCH_MAX_WAIT_MS: Final = 10
 
 
 async def fetch_high_waters(client: AIOKafkaClient,
@@ -55,7 +62,14 @@ async def fetch_high_waters(client: AIOKafkaClient,
 
 
 class TansuConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Faust's aiokafka consumer thread with end offsets taken from Fetch high-water marks."""
+    """Faust's aiokafka consumer thread with end offsets taken from Fetch high-water marks and
+    short fetch waits."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        """Faust's consumer, asking Tansu to hold a Fetch TANSU_FETCH_MAX_WAIT_MS at most."""
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = TANSU_FETCH_MAX_WAIT_MS
+        return consumer
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         """End offsets for recovery: Fetch high-water marks instead of ListOffsets(LATEST)."""

@@ -12,6 +12,7 @@ from monitor.wire import (
     Rejected,
     dead_letter,
     market_price_key,
+    parse_depth,
     parse_market_price_key,
     parse_position,
     parse_price,
@@ -84,3 +85,31 @@ def test_a_lending_snapshot_may_name_its_market_price() -> None:
     assert plain.market_price is None and "market_price" not in to_snapshot(plain)
     with pytest.raises(Rejected, match="market_price"):
         parse_position(b"p:1:0xa", _lending(market_price=7))
+
+
+def pool(**changes: object) -> bytes:
+    """A WETH/USDC pool's reserves as wire bytes."""
+    return orjson.dumps({"pool": "0xpool", "protocol": "uniswap-v2", "assets": ["WETH", "USDC"],
+                         "reserves": [1000.0, 3_000_000.0], "fee": 0.003, "version": [7, 3],
+                         "timestamp": 1.0, **changes})
+
+
+def test_pool_reserves_round_trip_and_name_each_asset_s_reserve() -> None:
+    reserves = parse_depth(b"0xpool", pool())
+    assert reserves.reserve_of("WETH") == 1000.0 and reserves.reserve_of("USDC") == 3e6
+    assert reserves.reserve_of("WBTC") is None
+    assert parse_depth(b"0xpool", orjson.dumps(reserves.to_dict())) == reserves
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"assets": ["WETH", "WETH"]}, "invalid-depth"),
+    ({"reserves": [1.0, -2.0]}, "invalid-depth"),
+    ({"reserves": [1.0, "many"]}, "invalid-depth"),
+    ({"fee": 1.0}, "invalid-depth"),
+    ({"pool": "0xother"}, "key-mismatch"),
+    ({"version": "latest"}, "invalid-version"),
+])
+def test_malformed_pool_reserves_are_rejected(changes: dict[str, object], reason: str) -> None:
+    with pytest.raises(Rejected) as rejected:
+        parse_depth(b"0xpool", pool(**changes))
+    assert rejected.value.reason == reason
