@@ -21,14 +21,9 @@ import itertools
 import json
 import os
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +31,12 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from designs import BASELINE, PARTITIONS, Design, designs, get, percentiles, start_worker
 
 from monitor.localhost import free_port
 from monitor.risk import ClusterGrid, PositionBook, from_snapshot
 from monitor.run.broker import EmbeddedBroker
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = "9986339"  # the last commit before the redesign (timers and throttle)
-PARTITIONS = 4
 WETH_STATES = (3000.0, 2985.0, 3015.0, 2970.0, 3030.0)  # each move goes to the next one
 START = {"WETH": WETH_STATES[0], "WBTC": 60_000.0, "USDC": 1.0}
 TIMEOUT_S = 15.0
@@ -89,54 +82,6 @@ def expected(n: int) -> dict[float, tuple[int, float]]:
 def matches(got: tuple[int, float], want: tuple[int, float]) -> bool:
     """Same positions and the same mean to 1e-9 (sums merge across partitions in any order)."""
     return got[0] == want[0] and abs(got[1] - want[1]) <= 1e-9 * abs(want[1])
-
-
-@dataclass
-class Design:
-    """A checkout of the product to run workers from."""
-
-    name: str
-    root: Path
-
-
-@contextmanager
-def baseline_checkout(rev: str) -> Iterator[Path]:
-    """The product at `rev`, in a temporary git worktree removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="freshness-baseline-") as tmp:
-        path = Path(tmp) / "checkout"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(path),
-                        rev], check=True)
-        try:
-            yield path
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                            str(path)], check=False)
-
-
-def start_worker(design: Design, broker: str, port: int, data: Path,
-                 log: Path) -> subprocess.Popen[bytes]:
-    """`python -m monitor worker` from the design's checkout."""
-    env = {**os.environ, "PYTHONPATH": str(design.root), "MONITOR_BROKER": broker,
-           "MONITOR_WEB_PORT": str(port), "MONITOR_DATA_DIR": str(data),
-           "MONITOR_APP_ID": "freshness", "MONITOR_BROKER_FLAVOR": "tansu",
-           "MONITOR_REBALANCE_TIMEOUT": "4", "MONITOR_SESSION_TIMEOUT": "4",
-           "MONITOR_HEARTBEAT_INTERVAL": "0.5", "MONITOR_PARTITIONS": str(PARTITIONS)}
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "monitor", "--log-level", "WARNING",
-                                 "worker"], cwd=design.root, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-
-
-async def get(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
-    """(status, JSON body) of a GET; (0, None) when nothing answers, (status, None) when the
-    body is not JSON (a worker still starting)."""
-    try:
-        async with session.get(url) as response:
-            return response.status, orjson.loads(await response.read())
-    except (aiohttp.ClientError, OSError):
-        return 0, None
-    except orjson.JSONDecodeError:
-        return response.status, None
 
 
 async def until(check: Any, timeout: float, pause: float = 0.2) -> None:
@@ -233,14 +178,6 @@ class Run:
         return sent
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    """p50, p99 and max in ms."""
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return {"p50": round(statistics.median(ordered), 1), "p99": round(p99, 1),
-            "max": round(ordered[-1], 1)}
-
-
 async def measure(run: Run, moves: int, rate: float) -> dict[str, dict[str, Any]]:
     """Moves at idle, then under load; the latencies of each phase."""
     producer = AIOKafkaProducer(bootstrap_servers=run.bootstrap, linger_ms=2)
@@ -278,7 +215,8 @@ def one(design: Design, n: int, moves: int, rate: float,
     log = Path(os.environ.get("FRESHNESS_LOGS", tmp)) / f"{design.name}-{n}.log"
     with EmbeddedBroker() as broker:
         port = free_port()
-        worker = start_worker(design, broker.url, port, tmp / f"{design.name}-{n}", log)
+        worker = start_worker(design, broker.url, port, tmp / f"{design.name}-{n}", log,
+                              app_id="freshness")
         try:
             phases = asyncio.run(measure(Run(broker, port, n, fingerprints), moves, rate))
         finally:
@@ -304,27 +242,14 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="freshness-") as tmp:
         fingerprints = {n: expected(n) for n in sizes}
-        designs = [Design("redesign", ROOT)]
-        with baseline_or_none(args) as base:
-            if base is not None:
-                designs.append(Design(f"baseline@{args.baseline}", base))
+        with designs(None if args.no_baseline else args.baseline) as checkouts:
             for n in sizes:
-                for design in designs:
+                for design in checkouts:
                     results.append(one(design, n, args.moves, args.load, fingerprints[n],
                                        Path(tmp)))
     print(json.dumps({"benchmark": "freshness", "moves_per_phase": args.moves,
                       "load_events_per_s": args.load, "partitions": PARTITIONS,
                       "results": results}))
-
-
-@contextmanager
-def baseline_or_none(args: argparse.Namespace) -> Iterator[Path | None]:
-    """The baseline checkout, or None with --no-baseline."""
-    if args.no_baseline:
-        yield None
-        return
-    with baseline_checkout(args.baseline) as path:
-        yield path
 
 
 if __name__ == "__main__":

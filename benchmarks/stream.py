@@ -1,10 +1,14 @@
-"""Benchmark: worker readiness time and positions-agent throughput on the embedded Tansu broker.
+"""Benchmark: the positions path on the embedded Tansu broker, this design beside the baseline
+(one positions agent, no placement hop) in the same run.
 
-python benchmarks/stream.py [--events 20000] [--repeat 3]  -> JSON with medians
+python benchmarks/stream.py [--events 20000] [--repeat 3] [--updates 50]
+                            [--baseline REV | --no-baseline]
 
-Each round starts a fresh worker (its readiness is timed from process start to GET /health/ 200),
-pre-loads `--events` snapshots into `positions` with a plain aiokafka producer, and times the
-worker from the first to the last processed snapshot (read from its /metrics counter).
+Each round starts a fresh broker, preloads --events snapshots into `positions` with a plain
+aiokafka producer, starts one worker and times it from readiness (GET /health/ 200) through the
+backlog (its applied-snapshots counter), then measures --updates single updates at idle: a
+newer version of one position produced, until GET /positions/{id}/ serves it. The difference
+of the two designs' latencies is what the placement hop adds. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -13,40 +17,41 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from designs import BASELINE, PARTITIONS, Design, designs, get, percentiles, start_worker
 
-from monitor.config import Settings, load_settings
 from monitor.localhost import free_port
 from monitor.run.broker import EmbeddedBroker
-from monitor.stream.worker import start_worker_process, wait_until_ready
 
-COUNTER = 'monitor_events_processed_total{outcome="applied",topic="positions"}'
+TIMEOUT_S = 600.0
 
 
-def snapshot(round_: int, i: int) -> bytes:
-    """A two-leg lending snapshot unique to this round."""
+def snapshot(i: int, version: int = 1) -> bytes:
+    """A two-leg lending snapshot."""
     return orjson.dumps({
-        "position_id": f"bench:{round_}:{i}", "protocol": "aave-v3", "account": f"0x{i:040x}",
+        "position_id": f"bench:{i}", "protocol": "aave-v3", "account": f"0x{i:040x}",
         "kind": "lending",
         "collateral": [{"asset": "WETH", "amount": 1.0 + i % 97, "liquidation_threshold": 0.825,
                         "liquidation_bonus": 0.05}],
         "debt": [{"asset": "USDC", "amount": 1500.0 + i % 89 * 10}],
-        "version": [1, 0], "timestamp": 1.7e9})
+        "version": [version, 0], "timestamp": 1.7e9})
 
 
-async def preload(bootstrap: str, round_: int, events: int, partitions: int) -> None:
-    """Create the input topics as the worker would, then publish snapshots and prices."""
+async def preload(bootstrap: str, events: int) -> None:
+    """The input topics as the worker would create them, prices, then the snapshots."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(t, partitions, 1) for t in ("positions", "prices")])
+        await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in ("positions", "prices")])
     finally:
         await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
@@ -54,63 +59,114 @@ async def preload(bootstrap: str, round_: int, events: int, partitions: int) -> 
     try:
         for asset, price in (("WETH", 3000.0), ("USDC", 1.0)):
             await producer.send("prices", key=asset.encode(), value=orjson.dumps(
-                {"asset": asset, "price": price, "version": [round_, 0], "timestamp": 1.7e9}))
+                {"asset": asset, "price": price, "version": [1, 0], "timestamp": 1.7e9}))
         for i in range(events):
-            await producer.send("positions", key=f"bench:{round_}:{i}".encode(),
-                                value=snapshot(round_, i))
+            await producer.send("positions", key=f"bench:{i}".encode(), value=snapshot(i))
         await producer.flush()
     finally:
         await producer.stop()
 
 
-def applied(settings: Settings) -> float:
-    """The worker's count of applied position snapshots."""
-    url = f"http://127.0.0.1:{settings.web_port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(COUNTER):
-                return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
-def one_round(round_: int, events: int, data: Path) -> tuple[float, float]:
-    """(readiness seconds, events per second) of one fresh worker on a fresh broker."""
-    with EmbeddedBroker() as broker:
-        return _measure(broker, round_, events, data)
-
-
-def _measure(broker: EmbeddedBroker, round_: int, events: int, data: Path) -> tuple[float, float]:
-    """Preload, start a worker, and time it through the backlog."""
-    settings = load_settings(environ={}).with_overrides(
-        broker=broker.url, web_port=free_port(), data_dir=data / str(round_),
-        app_id=f"bench-{round_}", rebalance_timeout=4.0, session_timeout=4.0,
-        heartbeat_interval=0.5)
-    asyncio.run(preload(broker.bootstrap, round_, events, settings.partitions))
-    process = start_worker_process(settings)
+async def applied(session: aiohttp.ClientSession, base: str) -> float:
+    """The worker's count of applied snapshots (the keeper's, or the one agent's)."""
     try:
-        readiness = wait_until_ready(settings, process, timeout=120)
-        start_count, start = applied(settings), time.perf_counter()
-        while (count := applied(settings)) < events:
-            time.sleep(0.05)
-        return readiness, (count - start_count) / (time.perf_counter() - start)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        async with session.get(f"{base}/metrics") as response:
+            text = (await response.read()).decode()
+    except (aiohttp.ClientError, OSError):
+        return 0.0
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("monitor_events_processed_total{") and 'outcome="applied"' in line \
+                and ('topic="positions"' in line or '-positions-by-id"' in line):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def measure(bootstrap: str, base: str, events: int, updates: int) -> dict[str, Any]:
+    """Readiness, backlog rate and idle update latency of a started worker."""
+    started = time.monotonic()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        while (await get(session, f"{base}/health/"))[0] != 200:
+            if time.monotonic() - started > TIMEOUT_S:
+                raise TimeoutError("worker not ready")
+            await asyncio.sleep(0.05)
+        ready = time.monotonic() - started
+        first, t0 = await applied(session, base), time.perf_counter()
+        while (count := await applied(session, base)) < events:
+            await asyncio.sleep(0.05)
+        rate = (count - first) / (time.perf_counter() - t0)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+        await producer.start()
+        latencies = []
+        try:
+            for n in range(updates):
+                i, version = n * 7919 % events, 2 + n
+                sent = time.perf_counter()
+                await producer.send_and_wait("positions", key=f"bench:{i}".encode(),
+                                             value=snapshot(i, version))
+                while True:
+                    status, body = await get(session, f"{base}/positions/bench:{i}/")
+                    if status == 200 and body["version"][0] == version:
+                        break
+                    if time.perf_counter() - sent > 30:
+                        raise TimeoutError(f"update {n} not served")
+                    await asyncio.sleep(0.002)
+                latencies.append((time.perf_counter() - sent) * 1e3)
+                await asyncio.sleep(0.1)
+        finally:
+            await producer.stop()
+    return {"ready_s": ready, "events_per_s": rate, "update_ms": latencies}
+
+
+def one_round(design: Design, events: int, updates: int, tmp: Path) -> dict[str, Any]:
+    """One fresh broker and worker of one design."""
+    with EmbeddedBroker() as broker:
+        asyncio.run(preload(broker.bootstrap, events))
+        port = free_port()
+        worker = start_worker(design, broker.url, port, tmp / f"{design.name}-{time.time()}",
+                              tmp / f"{design.name}.log", app_id="bench-stream")
+        try:
+            return asyncio.run(measure(broker.bootstrap, f"http://127.0.0.1:{port}", events,
+                                       updates))
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
 
 
 def main() -> None:
-    """Run the rounds and print medians as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    """Interleave the designs' rounds and print medians as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--updates", type=int, default=50)
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        rounds = [one_round(r, args.events, Path(tmp)) for r in range(args.repeat)]
-    print(json.dumps({
-        "benchmark": "stream", "events_per_round": args.events, "rounds": args.repeat,
-        "worker_ready_s_median": round(statistics.median(r[0] for r in rounds), 2),
-        "positions_agent_events_per_s_median": round(statistics.median(r[1] for r in rounds)),
-    }))
+    out: dict[str, Any] = {"benchmark": "stream", "events_per_round": args.events,
+                           "rounds": args.repeat, "updates_per_round": args.updates}
+    with tempfile.TemporaryDirectory() as tmp, \
+            designs(None if args.no_baseline else args.baseline) as checkouts:
+        rounds: dict[str, list[dict[str, Any]]] = {d.name: [] for d in checkouts}
+        for r in range(args.repeat):
+            for design in checkouts:
+                print(f"stream: round {r + 1}, {design.name}", file=sys.stderr, flush=True)
+                rounds[design.name].append(one_round(design, args.events, args.updates,
+                                                     Path(tmp)))
+    for name, results in rounds.items():
+        out[name] = {
+            "worker_ready_s_median": round(statistics.median(r["ready_s"] for r in results), 2),
+            "positions_events_per_s_median": round(statistics.median(
+                r["events_per_s"] for r in results)),
+            "update_served_ms": percentiles([ms for r in results for ms in r["update_ms"]])}
+    names = list(rounds)
+    if len(names) == 2:
+        new, old = (out[n] for n in names)
+        out["events_per_s_ratio"] = round(new["positions_events_per_s_median"]
+                                          / old["positions_events_per_s_median"], 2)
+        out["hop_added_ms_p50"] = round(new["update_served_ms"]["p50"]
+                                        - old["update_served_ms"]["p50"], 1)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

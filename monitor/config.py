@@ -74,7 +74,8 @@ class Settings:
     store: str = "memory://"
     partitions: int = 4
     grid_step: float = 0.0025
-    recompute_share: float = 0.5  # most of the event loop's time derived work may take
+    recompute_share: float = 0.1  # most of the loop's time partials may take under load
+    urgent_share: float = 0.5  # ... when a price moved (the answer users wait for)
     route_timeout: float = 5.0  # seconds a query forwarded to its key's owner may take
     app_id: str = "liquidation-monitor"
     rebalance_timeout: float = 10.0
@@ -145,6 +146,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str], Any]]]] = {
     "MONITOR_PARTITIONS": ("partitions", _positive(int)),
     "MONITOR_GRID_STEP": ("grid_step", _positive(float)),
     "MONITOR_RECOMPUTE_SHARE": ("recompute_share", _fraction),
+    "MONITOR_URGENT_SHARE": ("urgent_share", _fraction),
     "MONITOR_ROUTE_TIMEOUT": ("route_timeout", _positive(float)),
     "MONITOR_APP_ID": ("app_id", str),
     "MONITOR_REBALANCE_TIMEOUT": ("rebalance_timeout", _positive(float)),

@@ -1,4 +1,5 @@
-"""The wire contracts, defined once: topic names, versions, price updates, position snapshots,
+"""The wire contracts, defined once: topic names, versions, price updates (a USD price per asset,
+or a lending market's own oracle price under a market price key), position snapshots,
 dead-letter records and the Kafka bootstrap helper. Sources write what this module parses, and
 the stream parses nothing any other way.
 
@@ -12,7 +13,7 @@ import base64
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -24,6 +25,7 @@ PRICES: Final = "prices"
 CASCADES: Final = "cascades"
 ALERTS: Final = "alerts"
 DEAD_LETTERS: Final = "dead-letters"
+DEPTH: Final = "depth"
 # internal topics, prefixed with the app id
 CLUSTER_PARTIALS: Final = "cluster-partials"
 ALERT_DELIVERIES: Final = "alert-deliveries"
@@ -160,6 +162,87 @@ def parse_price(key: bytes | None, raw: bytes | None) -> PriceUpdate:
     if key_text(key) != asset:
         raise Rejected("key-mismatch", f"record key {key!r} is not the asset {asset!r}")
     return PriceUpdate(asset, price, parse_version(value.get("version")), timestamp, source)
+
+
+class MarketPriceKey(NamedTuple):
+    """The parts of a market price key: the protocol, the chain and the market's id there."""
+
+    protocol: str
+    chain_id: int
+    market: str
+
+
+def market_price_key(protocol: str, chain_id: int, market: str) -> str:
+    """The `prices` key of a lending market's own oracle price ('morpho-blue:1:0x…'): the price
+    of the market's collateral in units of its debt asset (not USD), which the market's position
+    snapshots name as their `market_price`."""
+    return f"{protocol}:{chain_id}:{market.lower()}"
+
+
+def parse_market_price_key(key: str) -> MarketPriceKey | None:
+    """The parts of a market price key (None for any other key, e.g. an asset's USD price)."""
+    protocol, _, rest = key.partition(":")
+    chain, _, market = rest.partition(":")
+    if not protocol or not chain.isdigit() or not market or ":" in market:
+        return None
+    return MarketPriceKey(protocol, int(chain), market)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolReserves:
+    """Observed market depth: one constant-product pool's reserves (`depth`, key = pool).
+
+    assets and reserves are token0's and token1's wire names and amounts in asset units; the
+    fee is the share of each trade the pool keeps (Uniswap v2: 0.003)."""
+
+    pool: str
+    protocol: str
+    assets: tuple[str, str]
+    reserves: tuple[float, float]
+    fee: float
+    version: Version
+    timestamp: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form."""
+        return {"pool": self.pool, "protocol": self.protocol, "assets": list(self.assets),
+                "reserves": list(self.reserves), "fee": self.fee,
+                "version": list(self.version), "timestamp": self.timestamp}
+
+    def reserve_of(self, asset: str) -> float | None:
+        """The pool's reserve of `asset` (None when the pool does not hold it)."""
+        for held, reserve in zip(self.assets, self.reserves, strict=True):
+            if held == asset:
+                return reserve
+        return None
+
+
+def parse_depth(key: bytes | None, raw: bytes | None) -> PoolReserves:
+    """A pool's reserves whose key is its address, or Rejected("invalid-depth" / ...)."""
+    value = parse_object(raw)
+    pool, protocol = value.get("pool"), value.get("protocol")
+    assets, reserves = value.get("assets"), value.get("reserves")
+    if not isinstance(pool, str) or not pool:
+        raise Rejected("invalid-depth", "pool: must be a non-empty string")
+    if not isinstance(protocol, str) or not protocol:
+        raise Rejected("invalid-depth", "protocol: must be a non-empty string")
+    if (not isinstance(assets, list) or len(assets) != 2
+            or not all(isinstance(a, str) and a for a in assets) or assets[0] == assets[1]):
+        raise Rejected("invalid-depth", f"assets: expected two different names, got {assets!r}")
+    if not isinstance(reserves, list) or len(reserves) != 2:
+        raise Rejected("invalid-depth", f"reserves: expected two amounts, got {reserves!r}")
+    amounts = tuple(_finite_number(r, "reserves", "invalid-depth") for r in reserves)
+    if min(amounts) < 0:
+        raise Rejected("invalid-depth", f"reserves: must not be negative, got {reserves!r}")
+    fee = _finite_number(value.get("fee", 0.0), "fee", "invalid-depth")
+    if not 0.0 <= fee < 1.0:
+        raise Rejected("invalid-depth", f"fee: must be in [0, 1), got {fee!r}")
+    if key_text(key) != pool:
+        raise Rejected("key-mismatch", f"record key {key!r} is not the pool {pool!r}")
+    return PoolReserves(pool, protocol, (assets[0], assets[1]), (amounts[0], amounts[1]), fee,
+                        parse_version(value.get("version")),
+                        _finite_number(value.get("timestamp", 0.0), "timestamp",
+                                       "invalid-depth"))
 
 
 def _as_text(data: bytes | None) -> tuple[str | None, str]:

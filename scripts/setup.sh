@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the product (and, with --test, its tests) needs on a fresh machine:
-# a project virtual environment (.venv), the npm packages (anvil, Aave V3 artifacts, solc)
+# a project virtual environment (.venv), the npm packages (anvil, Aave V3 artifacts, Morpho
+# Blue's sources, solc 0.8.37 and, as solc-0.8.19, the release Morpho Blue pins)
 # and, for tests, Debian's prometheus and prometheus-alertmanager. Safe to run again: it only
 # installs what is missing.
 set -euo pipefail
@@ -20,8 +21,10 @@ if [ ! -f "$VENV/.installed" ] || [ pyproject.toml -nt "$VENV/.installed" ]; the
 fi
 
 if [ ! -x node_modules/.bin/anvil ] || [ ! -d node_modules/@aave/core-v3/artifacts ] \
+   || [ ! -f node_modules/@morpho-org/morpho-blue/src/Morpho.sol ] \
+   || [ ! -f node_modules/solc/soljson.js ] || [ ! -f node_modules/solc-0.8.19/soljson.js ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing anvil, Aave V3 artifacts and solc from npm"
+  echo "setup: installing anvil, Aave V3 artifacts, Morpho Blue sources and solc from npm"
   npm install --no-audit --no-fund --loglevel=error
 fi
 

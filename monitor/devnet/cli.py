@@ -1,5 +1,5 @@
-"""`monitor devnet`: a local chain running the real Aave V3 with seeded positions, a manifest for
-`monitor ingest`, and optionally prices driven along a historical crash."""
+"""`monitor devnet`: a local chain running the real Aave V3 and Morpho Blue with seeded positions,
+a manifest for `monitor ingest`, and optionally prices driven along a historical crash."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from monitor.devnet.anvil import AnvilError
 from monitor.devnet.artifacts import ArtifactError
 from monitor.devnet.devnet import start_devnet
 from monitor.devnet.liquidator import Liquidator
+from monitor.devnet.morpho_liquidator import MorphoLiquidator
 from monitor.devnet.node_rpc import TxFailed
 from monitor.devnet.price_driver import drive, planned_path
-from monitor.devnet.seeding import SeedError
+from monitor.devnet.tx_batches import SeedError
 from monitor.sources.evm.jsonrpc import RpcError
 
 DEFAULT_PATH: Final = "crash-2020-03-12"
@@ -31,19 +32,25 @@ WHO: Final = "monitor devnet"
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `monitor devnet`."""
     parser = subparsers.add_parser(
-        "devnet", help="run a local Anvil chain with the real Aave V3 and seeded positions",
+        "devnet", help="run a local Anvil chain with the real Aave V3 and Morpho Blue and "
+                       "seeded positions",
         description="Start Anvil (node_modules/.bin/anvil, $MONITOR_ANVIL or PATH) on 127.0.0.1, "
                     "deploy the real Aave V3 protocol from @aave/core-v3's artifacts (WETH, "
                     "WBTC, LINK, USDC reserves; AaveOracle over movable Chainlink-style "
-                    "aggregators; an ETH-correlated eMode), seed --accounts positions with "
-                    "health factors just above 1, write the manifest that `monitor ingest "
-                    "--manifest` reads, then move the oracle prices along --drive one step every "
-                    "--interval seconds, liquidating the accounts that fall below health "
-                    "factor 1 after each step (unless --no-liquidator). Runs until Ctrl-C.")
+                    "aggregators; an ETH-correlated eMode) and Morpho Blue compiled from "
+                    "@morpho-org/morpho-blue's sources on the same tokens (markets WETH/USDC, "
+                    "WBTC/USDC at LLTV 86 %, LINK/USDC at 77 %, their oracles following the "
+                    "aggregators), seed --accounts Aave positions and a quarter as many Morpho "
+                    "positions (a third of them by the same accounts) with health factors just "
+                    "above 1, write the manifest that `monitor ingest --manifest` reads, then "
+                    "move the oracle prices along --drive one step every --interval seconds, "
+                    "liquidating the positions that become liquidatable after each step "
+                    "(unless --no-liquidator). Runs until Ctrl-C.")
     parser.add_argument("--port", type=positive_int, metavar="N",
                         help="JSON-RPC port on 127.0.0.1 (HTTP and WebSocket; default: a free one)")
     parser.add_argument("--accounts", type=positive_int, default=300, metavar="N",
-                        help="accounts to seed with positions (default 300)")
+                        help="accounts to seed with Aave positions (default 300; a quarter as "
+                             "many Morpho positions are seeded too)")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed of the positions and the price path (default 0)")
     parser.add_argument("--manifest", type=Path, default=Path("devnet-manifest.json"),
@@ -78,7 +85,8 @@ def run_devnet(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         with start_devnet(args.accounts, args.seed, args.port, args.anvil_log) as devnet:
-            say(WHO, f"Aave V3 deployed and {len(devnet.accounts)} accounts seeded in "
+            say(WHO, f"Aave V3 and Morpho Blue deployed, {len(devnet.accounts)} Aave accounts "
+                f"and {len(devnet.morpho.positions)} Morpho positions seeded in "
                 f"{time.perf_counter() - started:.1f}s; JSON-RPC {devnet.rpc_url} "
                 f"(WebSocket {devnet.ws_url}), chain id {devnet.manifest['chain_id']}")
             path = devnet.write_manifest(args.manifest)
@@ -86,10 +94,11 @@ def run_devnet(args: argparse.Namespace) -> int:
             if args.drive != NO_DRIVE:
                 steps = planned_path(devnet, args.drive, args.steps, args.seed)
                 liquidator = Liquidator(devnet) if args.liquidator else None
+                morpho_liquidator = MorphoLiquidator(devnet) if args.liquidator else None
                 say(WHO, f"driving prices along {args.drive}: {args.steps} steps every "
                     f"{args.interval:g}s; liquidator {'on' if liquidator else 'off'}")
                 drive(devnet, steps, args.interval, lambda step: say(WHO, step.line()),
-                      liquidator=liquidator)
+                      liquidator=liquidator, morpho_liquidator=morpho_liquidator)
                 say(WHO, f"{args.drive} done; the chain keeps running")
             say(WHO, "Ctrl-C to stop")
             threading.Event().wait()

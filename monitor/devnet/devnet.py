@@ -1,5 +1,6 @@
-"""A local Aave V3 chain for tests, benchmarks and `monitor devnet`: Anvil with the real protocol
-deployed, accounts seeded, and handles to move prices, liquidate, snapshot and mine."""
+"""A local lending chain for tests, benchmarks and `monitor devnet`: Anvil with the real Aave V3
+and Morpho Blue deployed on the same tokens and prices, accounts seeded in both, and handles to
+move prices, liquidate, snapshot and mine."""
 
 from __future__ import annotations
 
@@ -16,22 +17,24 @@ from monitor.devnet.aave_deploy import DeployedAsset, Deployment, deploy_aave, p
 from monitor.devnet.aggregator import aggregator_artifact
 from monitor.devnet.anvil import CHAIN_ID, AnvilProcess
 from monitor.devnet.artifacts import aave
-from monitor.devnet.node_rpc import NodeRpc, TxFailed
+from monitor.devnet.morpho_deploy import deploy_morpho
+from monitor.devnet.morpho_markets import MorphoMarkets
+from monitor.devnet.morpho_plans import POSITIONS_PER_AAVE_ACCOUNT, plan_morpho_positions
+from monitor.devnet.morpho_seeding import MorphoSeeder
+from monitor.devnet.node_rpc import LiquidationFailed, NodeRpc, TxFailed
 from monitor.devnet.position_plans import plan_positions
-from monitor.devnet.seeding import MAX_UINT, Seeder, SeedStats
+from monitor.devnet.seeding import MAX_UINT, Seeder
+from monitor.devnet.tx_batches import Batches, SeedStats, Tx
 from monitor.localhost import free_port
 
 log = logging.getLogger(__name__)
 
 LIQUIDATION_MINT_MARGIN = 1.05  # the liquidator holds a little more than the debt it may repay
+SET_ANSWER_GAS = 200_000
 
 
 class DevnetError(RuntimeError):
     """The devnet is not running or an operation on it is invalid."""
-
-
-class LiquidationFailed(TxFailed):
-    """liquidationCall reverted; `reason` is Aave's error code (e.g. '45': HF not below 1)."""
 
 
 class AccountData(NamedTuple):
@@ -47,14 +50,16 @@ class AccountData(NamedTuple):
 
 
 class Devnet:
-    """Anvil + Aave V3 + seeded accounts; a context manager that stops the chain on exit."""
+    """Anvil + Aave V3 + Morpho Blue + seeded accounts; a context manager that stops the chain
+    on exit."""
 
     def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
         self.anvil = AnvilProcess(port=port or free_port(), log_path=log_path)
         self._rpc: NodeRpc | None = None
         self._w3: Web3 | None = None
         self._deployment: Deployment | None = None
-        self.accounts: list[str] = []
+        self._morpho: MorphoMarkets | None = None
+        self.accounts: list[str] = []  # seeded on Aave (Morpho's: morpho.positions)
         self.deployer = self.liquidity_provider = self.liquidator = ""
 
     @property
@@ -82,6 +87,13 @@ class Devnet:
         return self._deployment
 
     @property
+    def morpho(self) -> MorphoMarkets:
+        """The deployed Morpho Blue, its markets and the positions seeded in them."""
+        if self._morpho is None:
+            raise DevnetError("Morpho Blue is not deployed: call start() first")
+        return self._morpho
+
+    @property
     def w3(self) -> Web3:
         """A web3 client on the devnet, for tests and ad-hoc contract calls."""
         if self._w3 is None:
@@ -89,23 +101,34 @@ class Devnet:
         return self._w3
 
     def start(self) -> Devnet:
-        """Start anvil and deploy Aave V3 (no accounts seeded yet)."""
+        """Start anvil, deploy Aave V3, then Morpho Blue on its tokens at its oracle's prices
+        (no accounts seeded yet)."""
         self._rpc = self.anvil.start()
         try:
             dev_accounts = [a.lower() for a in self.rpc.call("eth_accounts")]
             self.deployer, self.liquidity_provider, self.liquidator = dev_accounts[:3]
             self._deployment = deploy_aave(self.rpc, self.deployer)
+            morpho = deploy_morpho(self.rpc, self.deployer, self._deployment, self.answers())
+            self._morpho = MorphoMarkets(self.rpc, morpho, self._deployment, self.liquidator)
         except BaseException:
             self.stop()
             raise
         return self
 
     def seed(self, n_accounts: int = 300, seed: int = 0) -> SeedStats:
-        """Open `n_accounts` more varied positions (deterministic in `seed`), HF just above 1."""
+        """Open `n_accounts` more varied Aave positions and a quarter as many Morpho positions,
+        a third of them held by those Aave accounts (deterministic in `seed`), HF just above 1."""
         plans = plan_positions(n_accounts, seed, first_index=len(self.accounts),
                                prices=self.prices())
         stats = Seeder(self.rpc, self.deployment, self.liquidity_provider).run(plans)
         self.accounts += [p.account for p in plans]
+        morpho = plan_morpho_positions(
+            round(n_accounts * POSITIONS_PER_AAVE_ACCOUNT), seed, [p.account for p in plans],
+            self.answers(), {name: a.decimals for name, a in self.deployment.assets.items()},
+            first_index=len(self.morpho.positions))
+        MorphoSeeder(self.rpc, self.deployment, self.morpho.deployment, self.liquidity_provider,
+                     stats).run(morpho)
+        self.morpho.positions += [(p.market, p.account) for p in morpho]
         return stats
 
     def stop(self) -> None:
@@ -154,7 +177,21 @@ class Devnet:
                               "price": prices[name]}
                        for name, a in d.assets.items()},
             "accounts": list(self.accounts), "liquidator": self.liquidator,
+            "morpho_blue": self._morpho_manifest(),
         }
+
+    def _morpho_manifest(self) -> dict[str, Any]:
+        """Morpho Blue's part of the manifest: its address, IRM and markets with their oracle's
+        price and the accounts seeded in them."""
+        m = self.morpho.deployment
+        return {"address": m.address, "irm": m.irm, "deploy_block": m.deploy_block,
+                "markets": {name: {"id": market.id, "collateral": market.spec.collateral,
+                                   "loan": market.spec.loan, "lltv": market.spec.lltv,
+                                   "oracle": market.params.oracle,
+                                   "oracle_price": str(self.morpho.price(name)),
+                                   "accounts": [a for n, a in self.morpho.positions
+                                                if n == name]}
+                            for name, market in m.markets.items()}}
 
     def write_manifest(self, path: Path | str) -> Path:
         """Write the manifest as JSON; the path written."""
@@ -168,14 +205,23 @@ class Devnet:
         return self.w3.eth.get_transaction_receipt(raw["transactionHash"])
 
     def set_price(self, asset: str, usd: float) -> TxReceipt:
-        """Publish a new aggregator answer round(usd·1e8) for `asset`; mines one block."""
+        """Publish a new aggregator answer round(usd·1e8) for `asset` and move every Morpho
+        oracle quoting it to match, in one block (mined); the aggregator's receipt."""
         answer = price_answer(usd)
         if answer <= 0:
             raise DevnetError(f"price of {asset} must be positive, got {usd}")
         feed = aggregator_artifact()
-        raw = self.rpc.transact(self.deployer, self._asset(asset).aggregator,
-                                feed.call_data("setAnswer", answer), f"setAnswer {asset}")
+        answers = {**self.answers(), asset: answer}
+        txs = [Tx(self.deployer, self._asset(asset).aggregator,
+                  feed.call_data("setAnswer", answer), SET_ANSWER_GAS, f"setAnswer {asset}"),
+               *self.morpho.oracle_txs(self.deployer, answers, asset)]
+        with Batches(self.rpc) as batches:
+            raw = batches.step(txs)[0]
         return self._receipt(raw)
+
+    def answers(self, block: int | str = "latest") -> dict[str, int]:
+        """Every reserve's AaveOracle price as the aggregators' integer answer (1e8 USD)."""
+        return {name: price_answer(usd) for name, usd in self.prices(block).items()}
 
     def price(self, asset: str, block: int | str = "latest") -> float:
         """AaveOracle.getAssetPrice(asset) in USD (the price the protocol liquidates at)."""

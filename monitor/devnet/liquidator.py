@@ -27,22 +27,24 @@ MAX_ROUNDS: Final = 8  # liquidations per account and sweep (each takes one coll
 
 @dataclass
 class Sweep:
-    """What one sweep did: liquidations, USD repaid, reverts, and accounts left with bad debt."""
+    """What one sweep did: liquidations, USD repaid, reverts, and positions with bad debt (left
+    with it on Aave; booked by the contract on Morpho, which socialises it)."""
 
     underwater: int = 0
     liquidations: int = 0
     repaid_usd: float = 0.0
     reverts: int = 0
     bad_debt: int = 0
+    protocol: str = "aave-v3"
 
     def line(self) -> str:
         """A one-line summary for progress output."""
-        text = (f"liquidator: {self.liquidations} liquidations of {self.underwater} underwater "
-                f"accounts, ${self.repaid_usd:,.0f} repaid")
+        text = (f"liquidator ({self.protocol}): {self.liquidations} liquidations of "
+                f"{self.underwater} underwater positions, ${self.repaid_usd:,.0f} repaid")
         if self.reverts:
             text += f", {self.reverts} reverted"
         if self.bad_debt:
-            text += f", {self.bad_debt} left with bad debt"
+            text += f", {self.bad_debt} with bad debt"
         return text
 
 

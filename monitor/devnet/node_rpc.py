@@ -30,6 +30,11 @@ class TxFailed(RuntimeError):
         super().__init__(f"{what} reverted" + (f": {reason}" if reason else ""))
 
 
+class LiquidationFailed(TxFailed):
+    """A liquidation reverted; `reason` is the protocol's (Aave's error code, e.g. '45': HF not
+    below 1; Morpho's message, e.g. 'position is healthy')."""
+
+
 class NodeRpc:
     """JSON-RPC calls and batches to one HTTP endpoint, errors raised as RpcError."""
 

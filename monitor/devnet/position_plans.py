@@ -61,6 +61,17 @@ def _split(rng: random.Random, total: float, names: list[str]) -> dict[str, floa
     return {name: total * d / sum(draws) for name, d in zip(names, draws, strict=True)}
 
 
+def draw_size(rng: random.Random) -> float:
+    """A position's USD size: log-normal around SIZE_MEDIAN_USD, within SIZE_BOUNDS_USD."""
+    drawn = rng.lognormvariate(math.log(SIZE_MEDIAN_USD), SIZE_SIGMA)
+    return float(min(max(drawn, SIZE_BOUNDS_USD[0]), SIZE_BOUNDS_USD[1]))
+
+
+def draw_health_factor(rng: random.Random) -> float:
+    """A target health factor, mostly just above 1 with a tail to HF_HIGH."""
+    return HF_LOW + (HF_HIGH - HF_LOW) * float(rng.random() ** HF_SKEW)
+
+
 def _legs(rng: random.Random, kind: str, size: float) -> tuple[dict[str, float], dict[str, float]]:
     """Collateral USD per asset and debt weights per asset for a position kind."""
     if kind == "single":
@@ -91,9 +102,8 @@ def plan_positions(n_accounts: int, seed: int = 0, first_index: int = 0,
     plans = []
     for index in range(first_index, first_index + n_accounts):
         kind = _pick(rng, kinds)
-        size = min(max(rng.lognormvariate(math.log(SIZE_MEDIAN_USD), SIZE_SIGMA),
-                       SIZE_BOUNDS_USD[0]), SIZE_BOUNDS_USD[1])
-        target = HF_LOW + (HF_HIGH - HF_LOW) * rng.random() ** HF_SKEW
+        size = draw_size(rng)
+        target = draw_health_factor(rng)
         collateral_usd, debt_weights = _legs(rng, kind, size)
         in_emode = kind == "loop" and emode is not None
         capacity = sum(usd * ((emode.liquidation_threshold if in_emode and emode else

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from monitor.devnet.aave_deploy import (
@@ -25,7 +24,7 @@ from monitor.devnet.aave_deploy import (
 from monitor.devnet.artifacts import Artifact, aave
 from monitor.devnet.node_rpc import NodeRpc
 from monitor.devnet.position_plans import PositionPlan
-from monitor.sources.evm.jsonrpc import RpcError
+from monitor.devnet.tx_batches import Batches, SeedStats, Tx
 
 log = logging.getLogger(__name__)
 
@@ -35,33 +34,6 @@ GAS: Final = {"mint": 120_000, "approve": 80_000, "supply": 400_000, "borrow": 6
 ACCOUNT_GAS_WEI: Final = 10**18  # ETH each impersonated account gets for gas
 LIQUIDITY_HEADROOM: Final = 2.0  # LP supply per debt asset, as a multiple of what is borrowed
 MAX_UINT: Final = 2**256 - 1
-MAX_MINES_PER_STEP: Final = 50
-
-
-class SeedError(RuntimeError):
-    """A seeding transaction failed; the message names the account, the call and the reason."""
-
-
-@dataclass(frozen=True)
-class Tx:
-    """A transaction to send with an explicit gas limit (no estimate against pending state)."""
-
-    sender: str
-    to: str
-    data: str
-    gas: int
-    what: str
-
-
-@dataclass
-class SeedStats:
-    """What a seeding run did, for progress lines and benchmarks."""
-
-    accounts: int = 0
-    transactions: int = 0
-    blocks: int = 0
-    seconds: float = 0.0
-    gas_used: dict[str, int] = field(default_factory=dict)  # highest gas used per call kind
 
 
 class Seeder:
@@ -76,7 +48,6 @@ class Seeder:
         self.reserves = reserves
         self.emode = emode
         self.stats = SeedStats()
-        self.nonces: dict[str, int] = {}
         self.pool = aave("Pool")
         self.token = aave("MintableERC20")
         self.configurator = aave("PoolConfigurator")
@@ -84,22 +55,17 @@ class Seeder:
     def run(self, plans: Sequence[PositionPlan]) -> SeedStats:
         """Open every planned position; SeedError on the first failed transaction."""
         start = time.perf_counter()
-        self.rpc.call("anvil_autoImpersonateAccount", True)
-        self.rpc.call("evm_setAutomine", False)
-        try:
-            self._step(self._fund(plans) + self._ltv_txs(raised=True))
+        with Batches(self.rpc, self.stats) as batches:
+            batches.step(self._fund(plans) + self._ltv_txs(raised=True))
             for first in range(0, len(plans), ACCOUNTS_PER_BLOCK):
                 chunk = plans[first:first + ACCOUNTS_PER_BLOCK]
                 self.rpc.batch([("anvil_setBalance", [p.account, hex(ACCOUNT_GAS_WEI)])
                                 for p in chunk])
-                self._step([tx for p in chunk for tx in self._supplies(p)])
-                self._step([tx for p in chunk for tx in self._borrows(p)])
+                batches.step([tx for p in chunk for tx in self._supplies(p)])
+                batches.step([tx for p in chunk for tx in self._borrows(p)])
                 self.stats.accounts += len(chunk)
                 log.debug("seeded %d/%d accounts", self.stats.accounts, len(plans))
-            self._step(self._ltv_txs(raised=False))
-        finally:
-            self.rpc.call("evm_setAutomine", True)
-            self.rpc.call("anvil_autoImpersonateAccount", False)
+            batches.step(self._ltv_txs(raised=False))
         self.stats.seconds = time.perf_counter() - start
         return self.stats
 
@@ -160,50 +126,3 @@ class Seeder:
             yield self._call(plan.account, self.dep.pool, self.pool, "borrow",
                              self.dep.assets[symbol].address, units, 2, 0, plan.account,
                              what=f"borrow {symbol} by {plan.account}", gas="borrow")
-
-    def _step(self, txs: list[Tx]) -> None:
-        """Send `txs` in one batch, mine until the pool is empty, check every receipt."""
-        if not txs:
-            return
-        senders = sorted({tx.sender for tx in txs} - self.nonces.keys())
-        counts = self.rpc.batch([("eth_getTransactionCount", [s, "pending"]) for s in senders])
-        self.nonces.update({s: int(c, 16) for s, c in zip(senders, counts, strict=True)})
-        requests = []
-        for tx in txs:
-            nonce = self.nonces[tx.sender]
-            self.nonces[tx.sender] = nonce + 1
-            requests.append(("eth_sendTransaction", [{"from": tx.sender, "to": tx.to,
-                                                      "data": tx.data, "gas": hex(tx.gas),
-                                                      "nonce": hex(nonce)}]))
-        try:
-            hashes = self.rpc.batch(requests)
-        except RpcError as exc:
-            raise SeedError(f"the node refused a seeding transaction: {exc}") from exc
-        self._mine_all()
-        receipts = self.rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
-        self.stats.transactions += len(txs)
-        for tx, receipt in zip(txs, receipts, strict=True):
-            if receipt is None or int(receipt["status"], 16) != 1:
-                raise SeedError(f"{tx.what} failed: {self._reason(tx, receipt)}")
-            kind = tx.what.split(" ", 1)[0]
-            self.stats.gas_used[kind] = max(self.stats.gas_used.get(kind, 0),
-                                            int(receipt["gasUsed"], 16))
-
-    def _mine_all(self) -> None:
-        """Mine blocks until no transaction is pending."""
-        for _ in range(MAX_MINES_PER_STEP):
-            self.rpc.call("evm_mine")
-            self.stats.blocks += 1
-            status = self.rpc.call("txpool_status")
-            if int(status["pending"], 16) + int(status["queued"], 16) == 0:
-                return
-        raise SeedError(f"transactions still pending after {MAX_MINES_PER_STEP} blocks")
-
-    def _reason(self, tx: Tx, receipt: dict[str, Any] | None) -> str:
-        """Why a seeding transaction failed: replayed on the state before its block."""
-        if receipt is None:
-            return "not mined"
-        block = int(receipt["blockNumber"], 16)
-        call = {"from": tx.sender, "to": tx.to, "data": tx.data, "gas": hex(tx.gas)}
-        reason = self.rpc.replay_reason(call, block - 1)
-        return reason or f"reverted in block {block} (a replay on the block before succeeds)"

@@ -9,6 +9,8 @@ from typing import Final, Protocol
 
 from monitor.risk.aave_v3 import ARITHMETIC as AAVE_V3
 from monitor.risk.aave_v3 import PROTOCOL as AAVE_V3_PROTOCOL
+from monitor.risk.morpho_blue import ARITHMETIC as MORPHO_BLUE
+from monitor.risk.morpho_blue import PROTOCOL as MORPHO_BLUE_PROTOCOL
 from monitor.risk.positions import LendingPosition
 
 
@@ -36,7 +38,8 @@ class ExactArithmetic(Protocol):
         ...
 
 
-ARITHMETIC: Final[dict[str, ExactArithmetic]] = {AAVE_V3_PROTOCOL: AAVE_V3}
+ARITHMETIC: Final[dict[str, ExactArithmetic]] = {AAVE_V3_PROTOCOL: AAVE_V3,
+                                                 MORPHO_BLUE_PROTOCOL: MORPHO_BLUE}
 
 
 def exact_arithmetic(position: LendingPosition) -> ExactArithmetic | None:

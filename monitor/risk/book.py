@@ -1,10 +1,10 @@
 """The columnar position book: one partition's positions in numpy arrays, so that a price tick
-recomputes the liquidation prices through an asset in one vectorised pass (DESIGN "Vectorise
-the math").
+recomputes the liquidation prices through an asset in one vectorised pass.
 
-Layout: one row per position (id, protocol, close factor, asset bits, where its legs are); the
-legs live in a LegArena (collateral legs first, then debt legs, in snapshot order; a perp is one
-leg); each asset has an AssetIndex of the rows holding it with their levels through it cached.
+Layout: one row per position (id, protocol, close factor, recovery, asset bits, where its legs
+are); the legs live in a LegArena (collateral legs first, then debt legs, in snapshot order; a
+perp is one leg); each asset has an AssetIndex of the rows holding it with their levels through
+it cached.
 Rows are kept dense: removing a row moves the last row into it; every structure grows by a
 constant factor, so upsert and remove are amortised O(1).
 
@@ -13,8 +13,8 @@ its other assets. A pass for k therefore recomputes only the entries whose posit
 one of whose other assets' prices moved since k's last pass, and copies the cache out.
 
 Liquidation prices are summed slot by slot in the scalar functions' order, so they equal
-monitor.risk.valuation's bit for bit; the book always uses the generic formula (for Aave V3
-positions its gap to the pool's own arithmetic is documented in monitor.risk.valuation).
+monitor.risk.valuation's bit for bit; the book always uses the generic formula (its gap to the
+protocols' own arithmetic is documented in monitor.risk.aave_v3 and monitor.risk.morpho_blue).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from monitor.risk.clusters import ClusterGrid, ClusterMap, LevelColumns, aggrega
 from monitor.risk.legs import GROWTH, LegArena, LegValues, by_count, distinct_pairs
 from monitor.risk.level_kernels import CHUNK, LendingKernel, health_factors, perp_levels
 from monitor.risk.positions import PerpPosition, Position
+from monitor.risk.recovery import recovery
 
 FloatArray = npt.NDArray[np.float64]
 RowArray = npt.NDArray[np.int32]
@@ -92,6 +93,7 @@ class PositionBook:
         self._perp = np.zeros(cap, dtype=np.bool_)
         self._protocol = np.zeros(cap, dtype=np.int32)
         self._close = np.zeros(cap)
+        self._recovery = np.zeros(cap)  # share of the collateral a full liquidation recovers
         self._held = np.zeros(cap, dtype=np.uint64)  # asset bits
         self._start = np.zeros(cap, dtype=np.int64)  # first leg in the arena
         self._count = np.zeros(cap, dtype=np.int32)  # legs
@@ -144,8 +146,8 @@ class PositionBook:
 
     def nbytes(self) -> int:
         """Bytes held by the numpy arrays (capacity included)."""
-        rows = (self._ids, self._perp, self._protocol, self._close, self._held, self._start,
-                self._count, self._shared)
+        rows = (self._ids, self._perp, self._protocol, self._close, self._recovery, self._held,
+                self._start, self._count, self._shared)
         return (sum(int(a.nbytes) for a in rows) + self._legs.nbytes()
                 + sum(index.nbytes() for index in self._indexes))
 
@@ -196,6 +198,7 @@ class PositionBook:
         self._perp = rows(self._perp, False)
         self._protocol = rows(self._protocol, 0)
         self._close = rows(self._close, 0.0)
+        self._recovery = rows(self._recovery, 0.0)
         self._held = rows(self._held, 0)
         self._start = rows(self._start, 0)
         self._count = rows(self._count, 0)
@@ -238,6 +241,7 @@ class PositionBook:
         self._perp[row] = isinstance(position, PerpPosition)
         self._protocol[row] = self._protocol_of(position.protocol)
         self._close[row] = 1.0 if isinstance(position, PerpPosition) else position.close_factor
+        self._recovery[row] = recovery(position)
         self._width = max(self._width, len(legs))
         self._link(row, [leg[0] for leg in legs])
 
@@ -283,6 +287,7 @@ class PositionBook:
         self._protocol[rows] = [self._protocol_of(position.protocol) for position in new]
         self._close[rows] = [1.0 if isinstance(position, PerpPosition)
                              else position.close_factor for position in new]
+        self._recovery[rows] = [recovery(position) for position in new]
         self._n = n + m
         self._width = max(self._width, int(counts.max()))
         self._link_all(n, codes, counts, start)
@@ -361,8 +366,8 @@ class PositionBook:
             self._row[moved] = row
             self._ids[row] = moved
             self._positions[row] = self._positions[last]
-            for a in (self._perp, self._protocol, self._close, self._held, self._start,
-                      self._count):
+            for a in (self._perp, self._protocol, self._close, self._recovery, self._held,
+                      self._start, self._count):
                 a[row] = a[last]
             for code, entry in self._entries(row).items():
                 self._indexes[code].rows[entry] = row
@@ -419,7 +424,8 @@ class PositionBook:
             for lo in range(0, chosen.size, CHUNK):
                 part = chosen[lo:lo + CHUNK]
                 held = rows[part]
-                out, side = kernel.run(self._legs, self._start[held], count, self._close[held])
+                out, side = kernel.run(self._legs, self._start[held], count, self._close[held],
+                                       self._recovery[held])
                 index.values[:, stale[part]] = out
                 index.side[stale[part]] = side
         perps = np.flatnonzero(perp)

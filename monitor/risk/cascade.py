@@ -1,4 +1,4 @@
-"""Liquidation cascade projection for one asset (DESIGN "Cascade projection"): a shock releases
+"""Liquidation cascade projection for one asset (README "Risk model"): a shock releases
 the liquidations at or beyond it, their flow moves the price through the depth model, which
 releases more, up to the fixed point; and the search for the shock that triggers a cascade.
 

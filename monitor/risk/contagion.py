@@ -8,7 +8,10 @@ valuing what it trades at those prices: a lending liquidation seizes min(close f
 (1 + value-weighted bonus), collateral) pro rata from its collateral legs (sold) and repays
 close factor × each debt (bought); a perp long sells its size, a short buys it. Each asset's
 price is then its shocked price moved by its depth model for the net base units traded so far
-(assets without a depth model only follow their beta).
+(assets without a depth model only follow their beta), and a market price (a Morpho market's own
+oracle quote) follows the USD prices of its two assets. Bad debt is the debt a full liquidation
+at the terminal prices leaves uncovered by the collateral the protocol recovers
+(monitor.risk.recovery: Morpho Blue repays collateral / LIF).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from monitor.risk.depth import DepthModel
+from monitor.risk.market_prices import follow_market_prices
 from monitor.risk.positions import LendingPosition, MissingPrice, PerpPosition, Position
+from monitor.risk.recovery import recovery
 from monitor.risk.sides import CascadeSide
 from monitor.risk.valuation import health_factor, position_values, price_of
 
@@ -111,7 +116,8 @@ def project_contagion(positions: Iterable[Position], shocked_asset: str,
                       model: ContagionModel) -> ContagionProjection:
     """Run a shock and its co-moves through every position to the joint fixed point."""
     book = list(positions)
-    shocked = model.shocked_prices(prices, shocked_asset, shock_price)
+    shocked = follow_market_prices(book, prices,
+                                   model.shocked_prices(prices, shocked_asset, shock_price))
     current = dict(shocked)
     net_sold: dict[str, float] = {}
     by_round: list[dict[str, float]] = [{}, {}]  # direct, induced
@@ -135,11 +141,12 @@ def project_contagion(positions: Iterable[Position], shocked_asset: str,
             split[position.protocol] = split.get(position.protocol, 0.0) + usd
         gone.extend(falling)
         alive = standing
-        current = _impacted(model, prices, shocked, net_sold)
+        current = follow_market_prices(book, prices,
+                                       _impacted(model, prices, shocked, net_sold))
     bad_debt = 0.0
     for position in gone:
         collateral, debt = position_values(position, current)
-        bad_debt += max(debt - collateral, 0.0)
+        bad_debt += max(debt - recovery(position) * collateral, 0.0)
     return ContagionProjection(
         shocked_asset=shocked_asset, shock_price=shock_price, start_prices=dict(prices),
         shocked_prices=shocked, terminal_prices=current, net_sold=net_sold,

@@ -1,5 +1,5 @@
 """Market depth models: how far the price of an asset moves when liquidations sell (or buy) a
-quantity of it, mirrored for the up side (DESIGN "Cascade projection")."""
+quantity of it, mirrored for the up side (README "Risk model")."""
 
 from __future__ import annotations
 

@@ -37,9 +37,10 @@ class LendingKernel:
         self.out = np.empty(5 * size)
         self.side = np.empty(size, dtype=np.int8)
 
-    def run(self, arena: LegArena, starts: IntArray, count: int,
-            close: FloatArray) -> tuple[FloatArray, SideArray]:
-        """Levels [PRICE.. NET_UNITS, m] and sides of m positions of `count` legs each."""
+    def run(self, arena: LegArena, starts: IntArray, count: int, close: FloatArray,
+            recovery: FloatArray) -> tuple[FloatArray, SideArray]:
+        """Levels [PRICE.. NET_UNITS, m] and sides of m positions of `count` legs each (close
+        factor and recovered share of the collateral by position)."""
         m = starts.size
         legs, codes = self.legs[:m], self.codes[:m]
         slot = self.slot[:4 * m].reshape(4, m)
@@ -65,12 +66,12 @@ class LendingKernel:
             d_k += np.multiply(debt, kk, out=tmp)
         out = self.out[:5 * m].reshape(5, m)
         side = self.side[:m]
-        _lending_formula(sums, close, out, side)
+        _lending_formula(sums, close, recovery, out, side)
         return out, side
 
 
-def _lending_formula(sums: FloatArray, close: FloatArray, out: FloatArray,
-                     side: SideArray) -> None:
+def _lending_formula(sums: FloatArray, close: FloatArray, recovery: FloatArray,
+                     out: FloatArray, side: SideArray) -> None:
     """The generic lending level from the slot sums (valuation._lending_level's arithmetic)."""
     s_other, s_k, v_other, d_other, b_other, c_k, d_k, b_k = sums
     price = out[PRICE]
@@ -84,8 +85,8 @@ def _lending_formula(sums: FloatArray, close: FloatArray, out: FloatArray,
         long = s_k > 0
         np.multiply(close, d_k, out=out[QUANTITY])
         np.copyto(out[QUANTITY], seized * c_k / collateral, where=long)
-    np.subtract(v_other, d_other, out=out[EQUITY_BASE])
-    np.subtract(c_k, d_k, out=out[NET_UNITS])
+    np.subtract(recovery * v_other, d_other, out=out[EQUITY_BASE])
+    np.subtract(recovery * c_k, d_k, out=out[NET_UNITS])
     np.copyto(side, np.where(long, 1, -1) * valid, casting="unsafe")
     price[~valid] = np.nan
 

@@ -1,5 +1,5 @@
-"""Positions as typed values, parsed from and written back to the wire snapshot (DESIGN
-"Wire contracts"), so that every later computation can trust its input."""
+"""Positions as typed values, parsed from and written back to the wire snapshot (README
+"Topics and wire contracts"), so that every later computation can trust its input."""
 
 from __future__ import annotations
 
@@ -53,7 +53,11 @@ class DebtLeg:
 
 @dataclass(frozen=True, slots=True)
 class LendingPosition:
-    """An over-collateralised loan (Aave-style): collateral legs against debt legs."""
+    """An over-collateralised loan (Aave-style): collateral legs against debt legs.
+
+    market_price: the prices key under which the position's market publishes its own oracle's
+    price of the collateral in the debt asset, when the protocol liquidates at that price rather
+    than at the legs' USD prices (Morpho Blue)."""
 
     position_id: str
     protocol: str
@@ -65,6 +69,7 @@ class LendingPosition:
     timestamp: float = 0.0
     closed: bool = False
     chain_id: int | None = None
+    market_price: str | None = None
     kind: Literal["lending"] = "lending"
 
     def assets(self) -> frozenset[str]:
@@ -252,12 +257,14 @@ def from_snapshot(snapshot: Mapping[str, Any]) -> Position:
                 _field(snapshot, "maintenance_margin_ratio", ""), "maintenance_margin_ratio",
                 0.0, 1.0, low_open=False, high_open=True),
             market=None if market is None else _text(market, "market"), **common)
+    market_price = snapshot.get("market_price")
     return LendingPosition(
         collateral=tuple(_collateral(leg, f"collateral[{i}].")
                          for i, leg in enumerate(_legs(snapshot, "collateral"))),
         debt=tuple(_debt(leg, f"debt[{i}].") for i, leg in enumerate(_legs(snapshot, "debt"))),
         close_factor=_fraction(snapshot.get("close_factor", 1.0), "close_factor", 0.0, 1.0,
                                low_open=True, high_open=False),
+        market_price=None if market_price is None else _text(market_price, "market_price"),
         **common)
 
 
@@ -297,6 +304,8 @@ def to_snapshot(position: Position) -> dict[str, Any]:
                                                           leg.decimals)}
                        for leg in position.debt]
         out["close_factor"] = position.close_factor
+        if position.market_price is not None:
+            out["market_price"] = position.market_price
     out.update(version=list(position.version), timestamp=position.timestamp,
                closed=position.closed)
     if position.chain_id is not None:

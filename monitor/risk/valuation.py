@@ -1,4 +1,4 @@
-"""Health factors and liquidation prices of single positions (DESIGN "Risk model"): the scalar
+"""Health factors and liquidation prices of single positions (README "Risk model"): the scalar
 reference that the vectorised book must reproduce, and the figures the web view serves.
 
 Lending, asset k, other prices fixed: HF(p) = (A + a·p)/(B + b·p), so p* = (B − A)/(a − b); it is
@@ -6,12 +6,13 @@ computed as p* = −s_other/s_k with s = Σ amount·LT·price over collateral mi
 over debt, summed leg by leg in snapshot order (collateral first), exactly as PositionBook sums
 its slots, so the two agree bit for bit.
 
-Positions of a protocol in the arithmetic registry (monitor.risk.arithmetic; Aave V3 with exact
-legs) get the protocol's own integer health factor, and liquidation_price moves the generic p*
-to where that arithmetic crosses HF = 1: for several collaterals the two differ by up to
-~1/avgLT basis points (≈ 1.4e-4 relative), enough to call a position safe that the pool
-liquidates. position_level keeps the generic formula (the clusters
-and the vectorised book reproduce it).
+Positions of a protocol in the arithmetic registry (monitor.risk.arithmetic: Aave V3 and Morpho
+Blue with exact legs) get the protocol's own integer health factor, and liquidation_price moves
+the generic p* to where that arithmetic crosses HF = 1: for several Aave collaterals the two
+differ by up to ~1/avgLT basis points (≈ 1.4e-4 relative), enough to call a position safe that
+the pool liquidates; a Morpho position crosses where its market's own oracle does.
+position_level keeps the generic formula (the clusters and the vectorised book reproduce it),
+its equity counting the collateral a full liquidation recovers (monitor.risk.recovery).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from monitor.risk.arithmetic import exact_arithmetic
 from monitor.risk.positions import LendingPosition, MissingPrice, PerpPosition, Position
+from monitor.risk.recovery import recovery
 from monitor.risk.sides import Side
 
 
@@ -40,7 +42,9 @@ class PositionLevel:
 
     quantity: base units sold (long) or bought (short); value_usd = quantity × price;
     debt_usd: debt repaid (close factor × debt at `price`); equity_base_usd and net_units give
-    collateral − debt at any price p of the asset as equity_base_usd + net_units × p.
+    recovered collateral − debt at any price p of the asset as equity_base_usd + net_units × p
+    (the collateral a full liquidation repays debt with, monitor.risk.recovery: bad debt where
+    negative).
     """
 
     price: float
@@ -63,7 +67,7 @@ def price_of(prices: Mapping[str, float], asset: str) -> float:
 
 def health_factor(position: Position, prices: Mapping[str, float]) -> float:
     """Health factor (liquidatable below 1; math.inf without debt). Perps: equity divided by
-    the maintenance margin. Aave V3 exact positions: the pool's own arithmetic."""
+    the maintenance margin. Positions a registered protocol values exactly: its own arithmetic."""
     if isinstance(position, PerpPosition):
         p = price_of(prices, position.asset)
         maintenance = position.maintenance_margin_ratio * abs(position.size) * p
@@ -152,8 +156,9 @@ def _lending_level(position: LendingPosition, asset: str,
     else:
         quantity = position.close_factor * d_k
         side = "short"
-    return PositionLevel(price, side, quantity, quantity * price, repaid, v_other - d_other,
-                         c_k - d_k, position.protocol)
+    recovered = recovery(position)
+    return PositionLevel(price, side, quantity, quantity * price, repaid,
+                         recovered * v_other - d_other, recovered * c_k - d_k, position.protocol)
 
 
 def position_level(position: Position, asset: str,

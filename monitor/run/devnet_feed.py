@@ -1,9 +1,10 @@
 """`monitor run --feed devnet`: chain → follower → broker, with the oracle walking a crash path.
 
-Anvil runs the real Aave V3 contracts with seeded accounts; the follower tracks the pool and
-the oracle like it would on mainnet; the price driver moves the aggregators step by step and a
-liquidator clears the accounts that fall below HF 1, so every number the worker serves (the
-LiquidationCalls included) came through the chain.
+Anvil runs the real Aave V3 and Morpho Blue contracts with seeded accounts; one follower tracks
+the pool, Morpho and their oracles like it would on mainnet; the price driver moves the
+aggregators (and Morpho's oracles with them) step by step and the liquidators clear what falls
+liquidatable, so every number the worker serves (the LiquidationCalls and Liquidates included)
+came through the chain.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from monitor.devnet.anvil import AnvilError
 from monitor.devnet.artifacts import ArtifactError
 from monitor.devnet.devnet import Devnet, DevnetError, start_devnet
 from monitor.devnet.liquidator import Liquidator
+from monitor.devnet.morpho_liquidator import MorphoLiquidator
 from monitor.devnet.price_driver import DriveStep, drive, planned_path
 from monitor.run.feeds import FEED, FeedError
 from monitor.sources.evm.follower import FollowConfig
-from monitor.sources.ingest import ingest, manifest_source
+from monitor.sources.ingest import ingest, manifest_sources
 from monitor.wire import bootstrap_servers
 
 INGEST_POLL_S = 0.25
@@ -29,7 +31,8 @@ INGEST_POLL_S = 0.25
 
 async def open_devnet(accounts: int, seed: int, log_dir: Path) -> Devnet:
     """Anvil with Aave V3 deployed and seeded, or FeedError naming what to install."""
-    say(FEED, f"devnet: starting anvil, deploying Aave V3, seeding {accounts} accounts ...")
+    say(FEED, f"devnet: starting anvil, deploying Aave V3 and Morpho Blue, seeding {accounts} "
+        "accounts ...")
     try:
         devnet = await asyncio.to_thread(start_devnet, accounts, seed, None,
                                          log_dir / "anvil.log")
@@ -38,8 +41,8 @@ async def open_devnet(accounts: int, seed: int, log_dir: Path) -> Devnet:
             f"the devnet feed could not start: {exc}\n"
             "  It needs anvil, @aave/core-v3 and solc from npm: run `npm install` in the "
             "repository root (or `make setup`), or pick `--feed scenario`.") from exc
-    say(FEED, f"devnet: {devnet.rpc_url}, pool {devnet.manifest['pool']}, "
-        f"assets {', '.join(devnet.assets)}")
+    say(FEED, f"devnet: {devnet.rpc_url}, pool {devnet.manifest['pool']}, Morpho Blue "
+        f"{devnet.morpho.deployment.address}, assets {', '.join(devnet.assets)}")
     return devnet
 
 
@@ -52,11 +55,12 @@ async def devnet_feed(devnet: Devnet, args: argparse.Namespace, url: str,
         config = FollowConfig(from_block=int(manifest["deploy_block"]), confirmations=0,
                               poll_interval=INGEST_POLL_S)
         ingesting = asyncio.create_task(ingest(devnet.rpc_url, bootstrap_servers(url),
-                                               [manifest_source(manifest)],
+                                               manifest_sources(manifest),
                                                config, stop=stop))
         path = await asyncio.to_thread(planned_path, devnet, args.scenario, args.steps,
                                        args.seed)
         liquidator = Liquidator(devnet, halt) if args.liquidator else None
+        morpho_liquidator = MorphoLiquidator(devnet, halt) if args.liquidator else None
         say(FEED, f"devnet: driving the oracle along {args.scenario}, {len(path)} steps "
             f"every {args.interval}s; liquidator "
             f"{'on (--no-liquidator to turn it off)' if liquidator else 'off'}")
@@ -66,7 +70,8 @@ async def devnet_feed(devnet: Devnet, args: argparse.Namespace, url: str,
             say(FEED, f"devnet: {step.line()}")
 
         driving = asyncio.create_task(
-            asyncio.to_thread(drive, devnet, path, args.interval, report, halt, liquidator))
+            asyncio.to_thread(drive, devnet, path, args.interval, report, halt, liquidator,
+                              morpho_liquidator))
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({stopped, ingesting}, return_when=asyncio.FIRST_COMPLETED)
         halt.set()

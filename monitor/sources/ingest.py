@@ -1,5 +1,5 @@
 """Follow sources into a broker (connect to the node and the broker, open each source's adapter,
-run one follower for them all), and the source a devnet manifest describes."""
+run one follower for them all), and the sources a devnet manifest describes."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from monitor.sources.evm.rpc import Rpc
 from monitor.sources.registry import open_adapters
 
 DEFAULT_PROTOCOL = "aave-v3"
+# protocol -> where its entry contract's address sits in a devnet manifest
+MANIFEST_ENTRIES: dict[str, tuple[str, ...]] = {"aave-v3": ("pool",),
+                                                "morpho-blue": ("morpho_blue", "address")}
 
 
 async def ingest(rpc_url: str, bootstrap: str, sources: Sequence[SourceConfig],
@@ -38,8 +41,8 @@ class ManifestError(ValueError):
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """A manifest as `monitor devnet` writes it (rpc_url, pool, deploy_block, assets by name);
-    ManifestError when unreadable or incomplete."""
+    """A manifest as `monitor devnet` writes it (rpc_url, pool, morpho_blue, deploy_block,
+    assets by name); ManifestError when unreadable or incomplete."""
     try:
         doc = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
@@ -56,7 +59,24 @@ def manifest_names(manifest: Mapping[str, Any]) -> dict[str, str]:
             if isinstance(spec, dict) and "address" in spec}
 
 
+def manifest_protocols(manifest: Mapping[str, Any]) -> list[str]:
+    """The protocols a manifest describes (Aave V3, and Morpho Blue when it has one)."""
+    return [p for p, (key, *_) in MANIFEST_ENTRIES.items() if key in manifest]
+
+
 def manifest_source(manifest: Mapping[str, Any], protocol: str = DEFAULT_PROTOCOL
                     ) -> SourceConfig:
-    """The source a manifest describes: its pool, its assets named as the manifest names them."""
-    return SourceConfig(protocol, str(manifest["pool"]).lower(), manifest_names(manifest))
+    """The source a manifest describes for `protocol`: its entry contract (the Aave pool,
+    Morpho Blue's contract), its assets named as the manifest names them; ManifestError when
+    the manifest has none."""
+    entry: Any = manifest
+    for key in MANIFEST_ENTRIES.get(protocol, ()):
+        entry = entry.get(key) if isinstance(entry, Mapping) else None
+    if not isinstance(entry, str):
+        raise ManifestError(f"the manifest describes no {protocol} source")
+    return SourceConfig(protocol, entry.lower(), manifest_names(manifest))
+
+
+def manifest_sources(manifest: Mapping[str, Any]) -> list[SourceConfig]:
+    """Every source a manifest describes, to follow in one follower."""
+    return [manifest_source(manifest, protocol) for protocol in manifest_protocols(manifest)]

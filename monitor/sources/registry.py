@@ -9,9 +9,11 @@ from typing import Final
 from monitor.sources.aave_v3.adapter import open_aave_v3
 from monitor.sources.evm.adapter import Adapter, AdapterFactory, SourceConfig
 from monitor.sources.evm.rpc import Rpc
+from monitor.sources.morpho_blue.adapter import open_morpho_blue
 
 ADAPTERS: Final[Mapping[str, AdapterFactory]] = {
     "aave-v3": open_aave_v3,
+    "morpho-blue": open_morpho_blue,
 }
 
 

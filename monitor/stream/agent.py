@@ -4,17 +4,22 @@ they took and their lag."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Literal, cast
 
-from faust.types import EventT, StreamT, TopicT
+from faust.types import ChannelT, EventT, StreamT, TopicT
 
 from monitor.stream.context import Context
 from monitor.wire import Rejected
 
+log = logging.getLogger(__name__)
 Outcome = Literal["applied", "stale", "forwarded"]
 OUTCOMES: Final[tuple[Outcome, ...]] = ("applied", "stale", "forwarded")
+BUSY_S: Final = 0.05  # a batch agent that handled a batch this recently lingers for the next
 # one record's outcome, or the outcomes of the many snapshots one batch record carries
 Handled = Outcome | Mapping[Outcome, int]
 Handler = Callable[[EventT[Any]], Awaitable[Handled]]
@@ -66,23 +71,63 @@ def input_agent(ctx: Context, topic: TopicT, *, name: str, label: str,
     ctx.app.agent(topic, name=name)(consume)
 
 
+def _log_failure(done: asyncio.Future[None]) -> None:
+    """A batch handled off the agent's own loop failed: say so (it is redelivered unacked)."""
+    if not done.cancelled() and done.exception() is not None:
+        log.error("batch failed", exc_info=done.exception())
+
+
 def batch_agent(ctx: Context, topic: TopicT, *, name: str, label: str, handle: BatchHandler,
-                size: int, within: float) -> None:
-    """Register agent `name` handling up to `size` records at once (waiting at most `within`
-    seconds for a batch to fill); `handle` returns each record's outcome or Rejected."""
+                size: int, linger: float) -> None:
+    """Register agent `name` handling records in batches of up to `size`. After a quiet spell
+    (no batch in the last BUSY_S) a record that finds nothing more waiting is handled at once;
+    while records flow, a batch waits at most `linger` seconds after its first record to fill.
+    Records are acked only once their batch is handled. `handle` returns each record's outcome
+    or Rejected."""
     tally = _Tally(ctx, label)
 
     async def consume(stream: StreamT[bytes]) -> None:
         """Handle every batch; rejected records go to the dead letters, the rest are counted."""
-        batches = cast(Any, stream).take_events(size, within=within)  # not in Faust's stubs
-        async for events in batches:
-            started = time.perf_counter()
-            for event, handled in zip(events, await handle(events), strict=True):
-                if isinstance(handled, Rejected):
-                    await ctx.dead_letters.reject(label, event, handled)
-                else:
-                    tally.count(handled)
-            tally.timed(events, started)
+        stream.enable_acks = False  # acked in flush, after the batch is handled
+        pending: list[EventT[Any]] = []
+        arrived = cast(ChannelT[Any], stream.channel)
+        turn = asyncio.Lock()  # batches are handled one at a time, in order
+        timer: asyncio.TimerHandle | None = None
+        last = -math.inf
+
+        async def flush() -> None:
+            """Handle and ack what is pending."""
+            nonlocal last, timer
+            async with turn:
+                if timer is not None:
+                    timer.cancel()
+                    timer = None
+                batch = pending[:]
+                pending.clear()
+                if not batch:
+                    return
+                started = time.perf_counter()
+                for each, handled in zip(batch, await handle(batch), strict=True):
+                    if isinstance(handled, Rejected):
+                        await ctx.dead_letters.reject(label, each, handled)
+                    else:
+                        tally.count(handled)
+                tally.timed(batch, started)
+                for each in batch:
+                    await stream.ack(each)
+                last = time.monotonic()
+
+        def flush_later() -> None:
+            """The linger ran out: handle the batch as it is."""
+            asyncio.ensure_future(flush()).add_done_callback(_log_failure)
+
+        async for event in stream.events():
+            pending.append(event)
+            if len(pending) >= size or (arrived.empty()
+                                        and time.monotonic() - last >= BUSY_S):
+                await flush()
+            elif timer is None:
+                timer = asyncio.get_running_loop().call_later(linger, flush_later)
 
     consume.__doc__ = f"The {name} agent (batched)."
     ctx.app.agent(topic, name=name)(consume)

@@ -3,41 +3,52 @@ when none is running, and every change that arrives while one runs is folded int
 
 Work stays bounded without a fixed wait: passes never overlap, and after a pass that took t
 seconds the next one starts no sooner than t·(1/share − 1) later, so derived work takes at most
-`share` of the event loop however fast changes arrive. Idle, a pass takes a millisecond or
-two, so the gap is too: the answer is fresh as soon as the pass that follows the change ends.
+`share` of the event loop however fast changes arrive. Changes users wait for (a price move)
+are urgent and use the larger `urgent_share`: idle, a pass takes a millisecond or two, so the
+answer is fresh as soon as the pass that follows the change ends; under a backfill, position
+changes alone get the smaller share and leave the rest to ingestion.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final
 
 from monitor.stream.metrics import Metrics
 
 log = logging.getLogger(__name__)
-DEFAULT_SHARE: Final = 0.5
+
+
+def _gap(seconds: float, share: float) -> float:
+    """How long to stay idle after a pass of `seconds` to use at most `share` of the time."""
+    return seconds * (1.0 / share - 1.0)
 
 
 class Coalescer:
     """Runs `work` once per burst of changes, never concurrently with itself."""
 
     def __init__(self, name: str, work: Callable[[], Awaitable[None]], metrics: Metrics,
-                 share: float = DEFAULT_SHARE) -> None:
-        if not 0.0 < share <= 1.0:
-            raise ValueError(f"share: {share!r} outside (0, 1]")
+                 share: float, urgent_share: float | None = None) -> None:
+        for value in (share, urgent_share or share):
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"share: {value!r} outside (0, 1]")
         self.name = name
         self.work = work
         self.share = share
+        self.urgent_share = max(urgent_share or share, share)
         self._seconds = metrics.passes.labels(name)
         self._failures = metrics.pass_failures.labels(name)
         self._wanted = asyncio.Event()
+        self._urgent = asyncio.Event()
 
-    def poke(self) -> None:
+    def poke(self, urgent: bool = False) -> None:
         """Ask for a pass (cheap; any number of pokes before the pass starts cost one)."""
         self._wanted.set()
+        if urgent:
+            self._urgent.set()
 
     async def run_once(self) -> None:
         """One pass now; a failing pass is logged and counted, never propagated."""
@@ -55,8 +66,12 @@ class Coalescer:
         while True:
             await self._wanted.wait()
             self._wanted.clear()
+            self._urgent.clear()
             started = time.perf_counter()
             await self.run_once()
-            gap = (time.perf_counter() - started) * (1.0 / self.share - 1.0)
-            if gap > 0:
-                await asyncio.sleep(gap)
+            took = time.perf_counter() - started
+            await asyncio.sleep(_gap(took, self.urgent_share))
+            rest = _gap(took, self.share) - _gap(took, self.urgent_share)
+            if rest > 0 and not self._urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), rest)

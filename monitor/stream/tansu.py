@@ -1,20 +1,19 @@
-"""Workaround for Tansu 0.6's ListOffsets(LATEST) bug, isolated here and used only on Tansu.
+"""Workarounds for Tansu 0.6, isolated here and used only on Tansu.
 
+Fetch wake-up: Kafka answers a waiting Fetch as soon as a record arrives; Tansu holds it for
+its whole max wait, and Faust asks for 1.5 s, so every hop between agents (placement → keeper,
+positions → partials → clusters) would add up to 1.5 s. On Tansu the worker's consumer waits at
+most TANSU_FETCH_MAX_WAIT_MS instead (a few small fetches a second while idle).
+
+ListOffsets:
 Tansu answers ListOffsets(LATEST) with the first offset of a partition's last record batch
 plus one instead of the log end, while the high-water mark in its Fetch responses is right.
 Faust's table recovery reads its target offsets from ListOffsets (aiokafka's end_offsets), so
 on Tansu a memory-store restart silently loses the last updates and a RocksDB or GlobalTable
 restart dies with ConsistencyError. Here a Faust transport whose consumer takes end offsets
-from a one-byte, non-waiting Fetch instead.
-
-Tansu also parks a Fetch for its whole max_wait even when records arrive meanwhile, so with
-the 1.5 s wait Faust fixes, each hop through the broker took up to 1.5 s (0.7 s median) from a
-record produced to its agent; the consumer here waits CONSUMER_FETCH_WAIT_MS instead (an idle
-worker's fetches then cost Tansu about 9 % of a core, against 1 % at 1.5 s and 16 % at 20 ms).
-
-create_app() installs this transport only when the broker flavor is "tansu": set
-MONITOR_BROKER_FLAVOR=tansu, or leave "auto" and let resolve_broker_flavor() recognise Tansu's
-cluster id in a Metadata response.
+from a one-byte, non-waiting Fetch instead. create_app() installs it only when the broker
+flavor is "tansu": set MONITOR_BROKER_FLAVOR=tansu, or leave "auto" and let
+resolve_broker_flavor() recognise Tansu's cluster id in a Metadata response.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ TANSU_CLUSTER_ID: Final = "tansu_cluster"
 # Tansu answers a Fetch with max_wait 0 with no topics at all; with a wait and min_bytes 0 it
 # answers at once with every partition's high-water mark.
 FETCH_MAX_WAIT_MS: Final = 100
-CONSUMER_FETCH_WAIT_MS: Final = 50  # a record waits at most this long for its agent's fetch
+TANSU_FETCH_MAX_WAIT_MS: Final = 10
 
 
 async def fetch_high_waters(client: AIOKafkaClient,
@@ -63,13 +62,13 @@ async def fetch_high_waters(client: AIOKafkaClient,
 
 
 class TansuConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """Faust's aiokafka consumer thread with end offsets taken from Fetch high-water marks
-    and a short fetch wait."""
+    """Faust's aiokafka consumer thread with end offsets taken from Fetch high-water marks and
+    short fetch waits."""
 
     def _create_worker_consumer(self, transport: Any) -> Any:
-        """Faust's consumer, its fetch wait shortened (read when the consumer starts)."""
+        """Faust's consumer, asking Tansu to hold a Fetch TANSU_FETCH_MAX_WAIT_MS at most."""
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = CONSUMER_FETCH_WAIT_MS  # Faust passes a fixed 1500
+        consumer._fetch_max_wait_ms = TANSU_FETCH_MAX_WAIT_MS
         return consumer
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:

@@ -43,6 +43,15 @@ class Worker:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
 
+    def get_text(self, path: str) -> tuple[int, str]:
+        """(status, body text) of GET path on this worker (e.g. /metrics)."""
+        url = f"http://127.0.0.1:{self.settings.web_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit."""
         if self.process.poll() is None:

@@ -1,6 +1,6 @@
 """`monitor run` as a user starts it: serves clusters and cascades (on the devnet, with its own
-model's cascade triggers while its liquidator clears underwater accounts), stops cleanly on
-SIGTERM."""
+model's cascade triggers while its liquidator clears underwater accounts, levels from both its
+protocols), stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -110,6 +110,12 @@ def test_run_serves_clusters_and_cascades_then_stops_cleanly(
         assert fired in output
         assert "devnet_config.toml" in output
         assert "liquidator on" in output
+        protocols: set[str] = set()  # the run follows both protocols of its devnet
+        while protocols != {"aave-v3", "morpho-blue"} and time.monotonic() < deadline:
+            weth = get_json(f"{base}/clusters/{trigger_asset}/") or {"levels": []}
+            protocols = {p for level in weth["levels"] for p in level["protocols"]}
+            time.sleep(0.5)
+        assert protocols == {"aave-v3", "morpho-blue"}
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=40) == 0
 

@@ -14,25 +14,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 from eth_abi.abi import decode
 from web3 import Web3
 
 from monitor.devnet.devnet import Devnet
 from monitor.run.broker import EmbeddedBroker
-from monitor.sources.evm.adapter import SourceConfig
-from monitor.sources.evm.follower import FollowConfig, Follower, Stats
-from monitor.sources.evm.rpc import Rpc
 from monitor.sources.evm.touches import END_OF_BLOCK
-from monitor.sources.ingest import ingest, manifest_source
-from monitor.sources.registry import open_adapters
+from monitor.sources.ingest import manifest_source
+from tests.integration.ingest_runs import Runs
+from tests.integration.records import count, final_state, read_topics
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "node_modules/@aave/core-v3/artifacts/contracts"
-Record = tuple[str, str, dict[str, Any]]
 
 
 def _abi(rel: str) -> list[dict[str, Any]]:
@@ -45,83 +40,16 @@ POOL_ABI = _abi("interfaces/IPool.sol/IPool.json")
 ORACLE_ABI = _abi("misc/AaveOracle.sol/AaveOracle.json")
 
 
-class Collect:
-    """An in-memory sink for the reference ingest the published state is compared with."""
-
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-
-    async def send(self, topic: str, key: str, value: dict[str, Any]) -> None:
-        """Keep the record as the broker would carry it (JSON round trip)."""
-        self.records.append((topic, key, orjson.loads(orjson.dumps(value))))
-
-    async def flush(self) -> None:
-        """Nothing queued."""
-
-
 @pytest.fixture
 def chain(clean_devnet: Devnet) -> Devnet:
     """The shared devnet, put back as found after the test."""
     return clean_devnet
 
 
-def sources(devnet: Devnet) -> list[SourceConfig]:
-    """The devnet's Aave V3 pool."""
-    return [manifest_source(devnet.manifest)]
-
-
-def config(devnet: Devnet, checkpoint: Path | None = None) -> FollowConfig:
-    """Follow from the devnet's deploy block to the head, no confirmations."""
-    m = devnet.manifest
-    return FollowConfig(from_block=int(m["deploy_block"]), confirmations=0,
-                        checkpoint=checkpoint, once=True, poll_interval=0.05)
-
-
-async def read_topics(bootstrap: str, expected: int) -> list[Record]:
-    """Every record on positions and prices as (topic, key, value), in offset order."""
-    consumer = AIOKafkaConsumer("positions", "prices", bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", group_id=None)
-    await consumer.start()
-    records: list[Record] = []
-    try:
-        while len(records) < expected:
-            batch = await consumer.getmany(timeout_ms=5000)
-            if not batch:
-                break
-            for msgs in batch.values():
-                records.extend((m.topic, m.key.decode(), orjson.loads(m.value)) for m in msgs)
-    finally:
-        await consumer.stop()
-    return records
-
-
-def final_state(records: list[Record]) -> dict[tuple[str, str], dict[str, Any]]:
-    """What a consumer keeps: per (topic, key) the value with the highest version."""
-    state: dict[tuple[str, str], dict[str, Any]] = {}
-    for topic, key, value in records:
-        old = state.get((topic, key))
-        if old is None or value["version"] >= old["version"]:
-            state[(topic, key)] = value
-    return state
-
-
-async def fresh(devnet: Devnet) -> dict[tuple[str, str], dict[str, Any]]:
-    """Final state of a fresh, single-pass ingest of the chain as it is now."""
-    sink = Collect()
-    async with Rpc(devnet.rpc_url) as rpc:
-        await Follower(rpc, sink, await open_adapters(rpc, sources(devnet)), config(devnet)).run()
-    return final_state(sink.records)
-
-
-async def run_once(devnet: Devnet, broker: EmbeddedBroker, checkpoint: Path) -> Stats:
-    """One `--once` ingest into the broker."""
-    return await ingest(devnet.rpc_url, broker.bootstrap, sources(devnet),
-                        config(devnet, checkpoint))
-
-
-def count(stats: Stats) -> int:
-    """Records an ingest published."""
-    return stats.snapshots + stats.prices
+def runs(devnet: Devnet, broker: EmbeddedBroker) -> Runs:
+    """Ingests of the devnet's Aave V3 pool from its deploy block."""
+    return Runs(devnet, broker.bootstrap, [manifest_source(devnet.manifest)],
+                int(devnet.manifest["deploy_block"]))
 
 
 def impersonated_borrow(devnet: Devnet, account: str, asset: str, fraction: float = 0.05) -> None:
@@ -245,12 +173,11 @@ async def test_cli_backfill_publishes_every_seeded_account_matching_the_chain(
 async def test_price_move_publishes_a_price_update(chain: Devnet, broker: EmbeddedBroker,
                                                    tmp_path: Path) -> None:
     checkpoint = tmp_path / "cp.json"
-    first = count(await run_once(chain, broker, checkpoint))
+    first = count(await runs(chain, broker).once(checkpoint))
     head = chain.w3.eth.block_number
     new_price = spec_price(chain, "WETH") / 1e8 * 0.93
     chain.set_price("WETH", new_price)
-    over_ws = await ingest(chain.ws_url, broker.bootstrap, sources(chain),
-                           config(chain, checkpoint))
+    over_ws = await runs(chain, broker).once(checkpoint, chain.ws_url)
     second = count(over_ws)  # the follower resumes over WebSocket from the same checkpoint
     records = await read_topics(broker.bootstrap, first + second)
     moved = [v for t, k, v in records if t == "prices" and k == "WETH" and v["version"][0] > head]
@@ -263,78 +190,39 @@ async def test_price_move_publishes_a_price_update(chain: Devnet, broker: Embedd
 
 async def test_reorg_leaves_the_state_of_a_fresh_ingest(chain: Devnet, broker: EmbeddedBroker,
                                                         tmp_path: Path) -> None:
-    checkpoint = tmp_path / "cp.json"
-    published = count(await run_once(chain, broker, checkpoint))
     x, y, z = borrowers(chain, 3)
-    fork = chain.snapshot()
-    impersonated_borrow(chain, x, "USDC")
-    impersonated_borrow(chain, y, "WETH")
-    chain.set_price("LINK", spec_price(chain, "LINK") / 1e8 * 1.1)
-    published += count(await run_once(chain, broker, checkpoint))
-    orphaned_head = chain.w3.eth.block_number
 
-    chain.revert(fork)
-    impersonated_borrow(chain, z, "USDC")
-    chain.set_price("WBTC", spec_price(chain, "WBTC") / 1e8 * 0.95)
-    chain.mine(max(orphaned_head - chain.w3.eth.block_number + 1, 1))
-    after = await run_once(chain, broker, checkpoint)
-    assert after.reorgs == 1
-    published += count(after)
+    def orphaned() -> None:
+        impersonated_borrow(chain, x, "USDC")
+        impersonated_borrow(chain, y, "WETH")
+        chain.set_price("LINK", spec_price(chain, "LINK") / 1e8 * 1.1)
 
-    state = final_state(await read_topics(broker.bootstrap, published))
-    reference = await fresh(chain)
-    assert state.keys() == reference.keys()
-    for key, value in reference.items():
-        got = state[key]
-        if key[0] == "prices":
-            assert got["price"] == value["price"], key
-            continue
-        assert _strip(got) == _strip(value), key
-        for side in ("collateral", "debt"):
-            for mine, ref in zip(got[side], value[side], strict=True):  # interest accrues
-                assert float(mine["amount"]) == pytest.approx(float(ref["amount"]), rel=1e-6)
+    def kept() -> None:
+        impersonated_borrow(chain, z, "USDC")
+        chain.set_price("WBTC", spec_price(chain, "WBTC") / 1e8 * 0.95)
+
+    state = await runs(chain, broker).reorg(tmp_path, orphaned, kept)
     for account in (x, y):  # re-emitted after the fork, with a version beating the orphan's
         pid = f"aave-v3:{chain.manifest['chain_id']}:{account}"
         assert state[("positions", pid)]["version"][1] == END_OF_BLOCK
 
 
-def _strip(snap: dict[str, Any]) -> dict[str, Any]:
-    """A snapshot without what legitimately differs between reads at different blocks."""
-    out = {k: v for k, v in snap.items() if k not in ("version", "timestamp")}
-    for side in ("collateral", "debt"):
-        out[side] = [{k: v for k, v in leg.items() if k != "amount"} for leg in snap[side]]
-    return out
-
-
 async def test_restart_from_the_checkpoint_neither_misses_nor_duplicates(
         chain: Devnet, broker: EmbeddedBroker, tmp_path: Path) -> None:
-    checkpoint = tmp_path / "cp.json"
-    published = count(await run_once(chain, broker, checkpoint))
-    crashed = tmp_path / "crashed.json"  # a checkpoint from before the next run's publishes
-    crashed.write_bytes(checkpoint.read_bytes())
     x, y = borrowers(chain, 2)
-    impersonated_borrow(chain, x, "LINK")
-    chain.set_price("USDC", 0.999)
-    impersonated_borrow(chain, y, "USDC")
-    again = count(await run_once(chain, broker, checkpoint))
-    assert again > 0
-    replayed = count(await run_once(chain, broker, crashed))  # reprocess as after a crash
-    assert replayed == again
-    assert count(await run_once(chain, broker, checkpoint)) == 0  # nothing new, nothing sent
-    published += again + replayed
-    records = await read_topics(broker.bootstrap, published)
-    assert len(records) == published
-    by_version: dict[tuple[str, str, tuple[int, int]], dict[str, Any]] = {}
-    for topic, key, value in records:
-        seen = by_version.setdefault((topic, key, tuple(value["version"])), value)
-        assert seen == value, "a replayed version must carry identical state"
-    assert final_state(records) == await fresh(chain)
+
+    def changes() -> None:
+        impersonated_borrow(chain, x, "LINK")
+        chain.set_price("USDC", 0.999)
+        impersonated_borrow(chain, y, "USDC")
+
+    await runs(chain, broker).restart(tmp_path, changes)
 
 
 async def test_liquidation_call_is_ingested_and_matches_the_chain(
         chain: Devnet, broker: EmbeddedBroker, tmp_path: Path) -> None:
     checkpoint = tmp_path / "cp.json"
-    published = count(await run_once(chain, broker, checkpoint))
+    published = count(await runs(chain, broker).once(checkpoint))
     data = chain.account_data()
     weth_price = chain.price("WETH")
     chain.set_price("WETH", weth_price * 0.5)
@@ -344,7 +232,7 @@ async def test_liquidation_call_is_ingested_and_matches_the_chain(
                   and chain.debt_of(a, "USDC") > 0
                   and _supplied(chain, a, "WETH") > 0)
     receipt = chain.liquidate(victim, "WETH", "USDC")
-    published += count(await run_once(chain, broker, checkpoint))
+    published += count(await runs(chain, broker).once(checkpoint))
     pid = f"aave-v3:{chain.manifest['chain_id']}:{victim}"
     state = final_state(await read_topics(broker.bootstrap, published))
     snap = state[("positions", pid)]

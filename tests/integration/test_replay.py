@@ -1,4 +1,5 @@
-"""`monitor replay` into a real (Tansu) broker, read back with a plain aiokafka consumer."""
+"""`monitor replay` into a real (Tansu) broker, read back with a plain aiokafka consumer
+(tests.integration.records)."""
 
 from __future__ import annotations
 
@@ -7,35 +8,16 @@ import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from monitor.run.broker import EmbeddedBroker
 from monitor.scenario.market import generate_market
 from monitor.scenario.replay import publish_scenario
+from tests.integration.records import read_topics
 
 pytestmark = pytest.mark.integration
-
-
-async def read_all(bootstrap: str, expected: int) -> list[tuple[str, bytes, dict[str, Any]]]:
-    """Every record of positions and prices as (topic, raw key, decoded value)."""
-    consumer = AIOKafkaConsumer("positions", "prices", bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", group_id=None)
-    await consumer.start()
-    records: list[tuple[str, bytes, dict[str, Any]]] = []
-    try:
-        while len(records) < expected:
-            batch = await consumer.getmany(timeout_ms=5000)
-            if not batch:
-                break
-            for msgs in batch.values():
-                records.extend((m.topic, m.key, orjson.loads(m.value)) for m in msgs)
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_publish_scenario_lands_every_snapshot_and_the_path(
@@ -43,17 +25,17 @@ async def test_publish_scenario_lands_every_snapshot_and_the_path(
     state = await publish_scenario(broker.bootstrap, "crash-2020-03-12", positions=2_000,
                                    seed=4, steps=6, interval=0.0)
     assert state.by_topic["positions"] == 2_000
-    records = await read_all(broker.bootstrap, state.total)
+    records = await read_topics(broker.bootstrap, state.total)
     assert len(records) == state.total
     expected = {s["position_id"]: s for s in generate_market(2_000, seed=4).snapshots()}
-    positions = {key.decode(): value for topic, key, value in records if topic == "positions"}
+    positions = {key: value for topic, key, value in records if topic == "positions"}
     assert positions.keys() == expected.keys()
     for pid, snap in positions.items():
         assert snap == {**expected[pid], "timestamp": snap["timestamp"]}
     path: dict[str, list[float]] = defaultdict(list)
     for topic, key, value in records:
         if topic == "prices":
-            assert key.decode() == value["asset"]
+            assert key == value["asset"]
             path[value["asset"]].append(value["price"])
     eth = path["WETH"]
     assert len(eth) == 6
@@ -70,6 +52,6 @@ def test_cli_replays_a_dumped_file(broker: EmbeddedBroker, tmp_path: Path) -> No
                            broker.url, "--interval", "0"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert f"replay: {len(lines)} events" in done.stdout
-    records = asyncio.run(read_all(broker.bootstrap, len(lines)))
+    records = asyncio.run(read_topics(broker.bootstrap, len(lines)))
     assert sorted(orjson.dumps(v) for _, _, v in records) == sorted(
         orjson.dumps(orjson.loads(line)["value"]) for line in lines)

@@ -8,7 +8,7 @@ from monitor.risk import CollateralLeg, DebtLeg, LendingPosition, PerpPosition, 
 
 ASSETS = ("WETH", "WBTC", "LINK", "USDC")
 PRICES = {"WETH": 3000.0, "WBTC": 60000.0, "LINK": 15.0, "USDC": 1.0}
-PROTOCOLS = ("aave-v3", "compound-v3", "hyperliquid")
+PROTOCOLS = ("aave-v3", "compound-v3", "morpho-blue", "hyperliquid")
 
 amounts = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False, allow_infinity=False)
 fractions = st.floats(min_value=0.05, max_value=0.97)
@@ -23,7 +23,7 @@ def lending(draw: st.DrawFn, pid: str) -> LendingPosition:
                        for _ in range(draw(st.integers(1, 3))))
     debt = tuple(DebtLeg(draw(st.sampled_from(ASSETS)), draw(amounts))
                  for _ in range(draw(st.integers(0, 2))))
-    return LendingPosition(pid, draw(st.sampled_from(PROTOCOLS[:2])), "0xa", collateral, debt,
+    return LendingPosition(pid, draw(st.sampled_from(PROTOCOLS[:3])), "0xa", collateral, debt,
                            draw(st.sampled_from([1.0, 0.5])))
 
 

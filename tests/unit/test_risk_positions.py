@@ -14,7 +14,7 @@ from tests.unit.risk_strategies import positions
 
 
 def lending_snapshot(**changes: Any) -> dict[str, Any]:
-    """The DESIGN example snapshot, changed."""
+    """The README's example snapshot, changed."""
     snap: dict[str, Any] = {
         "position_id": "aave-v3:1:0xab", "protocol": "aave-v3", "account": "0xab",
         "kind": "lending",

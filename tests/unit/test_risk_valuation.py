@@ -1,4 +1,4 @@
-"""Hand-computed health factors and liquidation prices (DESIGN "Risk model")."""
+"""Hand-computed health factors and liquidation prices (README "Risk model")."""
 
 from __future__ import annotations
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from monitor.risk import to_snapshot
 from monitor.wire import (
     AlertRecord,
     Closed,
+    MarketPriceKey,
     Rejected,
     dead_letter,
+    market_price_key,
     parse_alert,
+    parse_depth,
+    parse_market_price_key,
     parse_position,
     parse_price,
 )
@@ -89,3 +94,54 @@ def test_bad_alert_records_are_rejected_with_a_reason(change: dict[str, object],
     with pytest.raises(Rejected) as caught:
         parse_alert(b"0123456789abcdef", raw)
     assert caught.value.reason == reason
+
+
+def test_a_market_price_key_names_protocol_chain_and_market() -> None:
+    key = market_price_key("morpho-blue", 1, "0xAB" + "cd" * 31)
+    assert key == "morpho-blue:1:0xab" + "cd" * 31
+    assert parse_market_price_key(key) == MarketPriceKey("morpho-blue", 1, "0xab" + "cd" * 31)
+    for other in ("WETH", "morpho-blue:x:0xab", "morpho-blue:1:", "a:1:b:c", ":1:b"):
+        assert parse_market_price_key(other) is None
+    update = parse_price(key.encode(), orjson.dumps({"asset": key, "price": 2999.5,
+                                                     "version": [1, 0]}))
+    assert update.asset == key and update.price == 2999.5  # loan units per collateral unit
+
+
+def test_a_lending_snapshot_may_name_its_market_price() -> None:
+    parsed = parse_position(b"p:1:0xa", _lending(market_price="m:1:0xm"))
+    assert not isinstance(parsed, Closed) and parsed.kind == "lending"
+    assert parsed.market_price == "m:1:0xm"
+    assert to_snapshot(parsed)["market_price"] == "m:1:0xm"
+    plain = parse_position(b"p:1:0xa", _lending())
+    assert not isinstance(plain, Closed) and plain.kind == "lending"
+    assert plain.market_price is None and "market_price" not in to_snapshot(plain)
+    with pytest.raises(Rejected, match="market_price"):
+        parse_position(b"p:1:0xa", _lending(market_price=7))
+
+
+def pool(**changes: object) -> bytes:
+    """A WETH/USDC pool's reserves as wire bytes."""
+    return orjson.dumps({"pool": "0xpool", "protocol": "uniswap-v2", "assets": ["WETH", "USDC"],
+                         "reserves": [1000.0, 3_000_000.0], "fee": 0.003, "version": [7, 3],
+                         "timestamp": 1.0, **changes})
+
+
+def test_pool_reserves_round_trip_and_name_each_asset_s_reserve() -> None:
+    reserves = parse_depth(b"0xpool", pool())
+    assert reserves.reserve_of("WETH") == 1000.0 and reserves.reserve_of("USDC") == 3e6
+    assert reserves.reserve_of("WBTC") is None
+    assert parse_depth(b"0xpool", orjson.dumps(reserves.to_dict())) == reserves
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"assets": ["WETH", "WETH"]}, "invalid-depth"),
+    ({"reserves": [1.0, -2.0]}, "invalid-depth"),
+    ({"reserves": [1.0, "many"]}, "invalid-depth"),
+    ({"fee": 1.0}, "invalid-depth"),
+    ({"pool": "0xother"}, "key-mismatch"),
+    ({"version": "latest"}, "invalid-version"),
+])
+def test_malformed_pool_reserves_are_rejected(changes: dict[str, object], reason: str) -> None:
+    with pytest.raises(Rejected) as rejected:
+        parse_depth(b"0xpool", pool(**changes))
+    assert rejected.value.reason == reason

@@ -43,6 +43,10 @@ class AaveV3:
         """The reserves (each priced by AaveOracle)."""
         return self.market.reserves.keys()
 
+    def polled(self) -> Collection[str]:
+        """None: every feed announces its answers with AnswerUpdated."""
+        return ()
+
     async def load(self, block: BlockRef) -> None:
         """The reserves and feeds at `block`."""
         await load_reserves(self.rpc, self.market, block)

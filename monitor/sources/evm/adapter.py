@@ -34,11 +34,13 @@ class Read:
 @dataclass(frozen=True)
 class SourceConfig:
     """One source to follow: its protocol's registry name, the protocol's entry contract on the
-    chain (e.g. the Aave pool) and preferred wire names of asset addresses."""
+    chain (e.g. the Aave pool), preferred wire names of asset addresses and, for a protocol of
+    many markets (Morpho Blue), the market ids to follow (every market when empty)."""
 
     protocol: str
     address: str
     names: Mapping[str, str] = field(default_factory=dict)
+    markets: tuple[str, ...] = ()
 
 
 class Adapter(Protocol):
@@ -60,6 +62,11 @@ class Adapter(Protocol):
 
     def assets(self) -> Collection[str]:
         """The assets whose prices the adapter publishes (all read on a fresh start)."""
+        ...
+
+    def polled(self) -> Collection[str]:
+        """The assets whose price moves without a log (an oracle that emits nothing): read at
+        the end of every step, published when it moved."""
         ...
 
     async def load(self, block: BlockRef) -> None:

@@ -43,7 +43,13 @@ def _bool(chunk: str) -> bool:
     return int(chunk, 16) != 0
 
 
-_CONVERTERS: dict[str, Callable[[str], Any]] = {"address": _address, "bool": _bool}
+def _bytes32(chunk: str) -> str:
+    """An ABI word as bytes32 in lowercase 0x-prefixed hex (e.g. a Morpho Blue market id)."""
+    return "0x" + chunk.lower()
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {"address": _address, "bool": _bool,
+                                                "bytes32": _bytes32}
 
 
 def _converter(abi_type: str) -> Callable[[str], Any] | None:
@@ -70,30 +76,59 @@ class EventSpec:
     data_words: int
 
 
-_PARAM = re.compile(r"^\s*(\w+)\s+(indexed\s+)?(\w+)\s*$")
+_PARAM = re.compile(r"^\s*(\w+|\(.*\))\s+(indexed\s+)?(\w+)\s*$")
+
+
+def _split(params: str) -> list[str]:
+    """Parameters at the top level of a parameter list (commas inside a tuple are not splits)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(params):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(params[start:i])
+            start = i + 1
+    parts.append(params[start:])
+    return [part for part in parts if part.strip()]
+
+
+def _static_tuple(inner: str, declaration: str) -> tuple[str, list[tuple[str, str]]]:
+    """A tuple parameter's canonical type and its (name, type) members, which must be static
+    words (a non-indexed static tuple is encoded as its members' words, in place)."""
+    members = []
+    for member in _split(inner):
+        match = _PARAM.match(member)
+        if match is None or match.group(2) or _converter(match.group(1)) is None:
+            raise ValueError(f"cannot parse tuple member {member!r} in {declaration!r}")
+        members.append((match.group(3), match.group(1)))
+    return f"({','.join(t for _, t in members)})", members
 
 
 def event_spec(declaration: str) -> EventSpec:
-    """Parse 'Name(type [indexed] name, ...)' into an EventSpec (canonical signature, topic0)."""
+    """Parse 'Name(type [indexed] name, ...)' into an EventSpec (canonical signature, topic0);
+    a static tuple '(type name, ...) [indexed] name' decodes to its members' names."""
     name, _, rest = declaration.partition("(")
-    params = [p for p in rest.rstrip(")").split(",") if p.strip()]
     fields: list[tuple[str, bool, int, Callable[[str], Any]]] = []
     types: list[str] = []
     n_topics, n_words = 1, 0
-    for param in params:
+    for param in _split(rest[:rest.rindex(")")]):
         match = _PARAM.match(param)
         if match is None:
             raise ValueError(f"cannot parse event parameter {param!r} in {declaration!r}")
         abi_type, indexed, arg = match.group(1), bool(match.group(2)), match.group(3)
+        members = [(arg, abi_type)]
+        if abi_type.startswith("("):
+            abi_type, members = _static_tuple(abi_type[1:-1], declaration)
         types.append(abi_type)
-        conv = _converter(abi_type)
-        if indexed:
+        if indexed:  # an indexed tuple is a hash: counted, not decoded
+            conv = _converter(abi_type)
             if conv is not None:
                 fields.append((arg, True, n_topics, conv))
             n_topics += 1
-        else:
+            continue
+        for member, member_type in members:
+            conv = _converter(member_type)
             if conv is not None:
-                fields.append((arg, False, n_words, conv))
+                fields.append((member, False, n_words, conv))
             n_words += 1
     signature = f"{name.strip()}({','.join(types)})"
     return EventSpec(name.strip(), signature, topic(signature), tuple(fields), n_topics, n_words)

@@ -8,6 +8,9 @@ changed hash among recent blocks rewinds to the fork point; what the orphaned bl
 (their events and their own re-reads) is re-read once the new chain is longer than the block that
 touched it, with version (block, END_OF_BLOCK), so it beats every version the orphaned branch
 carried; a step that fails while publishing leaves what it touched to be re-read the same way.
+Prices that move without a log (an adapter's polled assets) are read at the end of every step
+and published when they differ from the last value polled (forgotten on every load, so a resume
+or a rewind publishes them again).
 """
 
 from __future__ import annotations
@@ -123,6 +126,7 @@ class Follower:
         self.sizer = RangeSizer(span=min(config.max_range, 2_000), maximum=config.max_range)
         self.specs = merged_events(self.adapters)
         self.cp: Checkpoint | None = None
+        self.polled: dict[tuple[str, str], float] = {}  # (source, asset) -> last price polled
 
     async def run(self, stop: asyncio.Event | None = None) -> Stats:
         """Follow until `stop` is set (or, with once, until the confirmed head is reached)."""
@@ -215,7 +219,8 @@ class Follower:
                  self.cp.block)
 
     async def _load(self, block: BlockRef) -> None:
-        """Every adapter's market state at `block`."""
+        """Every adapter's market state at `block`; polled prices will be published afresh."""
+        self.polled.clear()
         for adapter in self.adapters:
             await adapter.load(block)
 
@@ -310,6 +315,7 @@ class Follower:
             priced = adapter.assets()  # a pending asset no longer priced waits until it is again
             due[adapter.key] = Touched(pending.accounts, [a for a in pending.assets if a in priced])
             step.touches[adapter.key].reread(due[adapter.key], step.end, end_hash)
+            step.touches[adapter.key].poll(adapter.polled(), step.end, end_hash)
         try:
             for adapter in self.adapters:
                 await self._publish(adapter, step.touches[adapter.key], headers)
@@ -331,7 +337,12 @@ class Follower:
         self.stats.block = step.end
 
     async def _publish(self, adapter: Adapter, touches: Touches, headers: Headers) -> None:
-        """One adapter's step: prices its logs carried, price reads, then position re-reads."""
+        """One adapter's step: prices its logs carried and polled prices that moved, price
+        reads, then position re-reads."""
+        if touches.polls:
+            polled = await adapter.read_prices([_read(asset, point, headers)
+                                                for asset, point in touches.polls])
+            touches.polled_moved(self._moved(adapter.key, polled))
         await self._publish_prices(touches.prices)
         await self._publish_prices(await adapter.read_prices(
             [_read(asset, point, headers) for asset, point in touches.price_reads]))
@@ -350,6 +361,12 @@ class Follower:
             for snap in snapshots:
                 await self.sink.send(POSITIONS, snap["position_id"], snap)
             self.stats.snapshots += len(snapshots)
+
+    def _moved(self, source: str, updates: list[WireRecord]) -> list[WireRecord]:
+        """The polled updates whose price differs from the last one polled for their asset."""
+        moved = [u for u in updates if self.polled.get((source, u["asset"])) != u["price"]]
+        self.polled.update(((source, u["asset"]), u["price"]) for u in moved)
+        return moved
 
     async def _publish_prices(self, updates: list[WireRecord]) -> None:
         """Publish price updates keyed by asset."""

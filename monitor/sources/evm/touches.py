@@ -1,6 +1,7 @@
 """What one adapter's logs in a block range ask for, collected while they are routed and acted on
-once the range is read: position re-reads, price reads, prices the logs carry themselves, and per
-block what was touched (kept in the checkpoint to re-read after a reorg)."""
+once the range is read: position re-reads, price reads, prices the logs carry themselves, the
+prices polled at the range's end, and per block what was touched (kept in the checkpoint to
+re-read after a reorg)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class Touches:
     positions: dict[str, ReadPoint] = field(default_factory=dict)  # account -> its newest log
     price_reads: list[tuple[str, ReadPoint]] = field(default_factory=list)
     prices: list[dict[str, Any]] = field(default_factory=list)
+    polls: list[tuple[str, ReadPoint]] = field(default_factory=list)
     accounts_at: defaultdict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     assets_at: defaultdict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
 
@@ -53,6 +55,18 @@ class Touches:
         """Publish the wire price updates a log carries itself; `assets` are what it touched."""
         self.prices.extend(updates)
         self.assets_at[log.block].update(assets)
+
+    def poll(self, assets: Iterable[str], block: int, block_hash: str) -> None:
+        """Read these prices at the end of `block`; only those that moved are published."""
+        end = ReadPoint(block, END_OF_BLOCK, block_hash)
+        self.polls.extend((asset, end) for asset in assets)
+
+    def polled_moved(self, updates: Iterable[dict[str, Any]]) -> None:
+        """Publish the polled prices that moved, touched at the block they were read at (so a
+        reorg re-reads them)."""
+        for update in updates:
+            self.prices.append(update)
+            self.assets_at[update["version"][0]].add(update["asset"])
 
     def reread(self, pending: Touched, block: int, block_hash: str) -> None:
         """Re-read what a reorg or a failed step left pending, at the end of `block`."""

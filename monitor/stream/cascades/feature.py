@@ -31,7 +31,7 @@ class Cascades:
         self.projected: Announcer[dict[str, Any]] = Announcer()
         self._dirty: set[str] = set()
         self.projector = Coalescer("cascades", self._project, ctx.metrics,
-                                   ctx.settings.recompute_share)
+                                   ctx.settings.urgent_share)
         ctx.app.task(self.projector.run)
         clusters.changed.subscribe(self.mark)
         prices.moved.subscribe(self._price_moved)

@@ -8,10 +8,11 @@ FNV-1a...). The placement agent validates every record and forwards it to the in
 so table ownership, book and query routing all follow the app's hash. A snapshot found on the
 wrong internal partition (written by something else) is counted, logged and forwarded again.
 
-Batching: the placement agent takes up to PLACE_BATCH records at once (waiting at most
-PLACE_WITHIN seconds) and sends each target partition one internal record holding all of its
-snapshots (a JSON array of the validated wire bytes), so the keeper pays Faust's per-event cost
-once per batch instead of once per snapshot.
+Batching: the placement agent handles what has arrived when it gets to it (up to PLACE_BATCH
+records, lingering PLACE_LINGER for more while records flow; at once after a quiet spell) and
+sends each target partition one internal record
+holding all of its snapshots (a JSON array of the validated wire bytes), so under load the
+keeper pays Faust's per-event cost once per batch instead of once per snapshot.
 
 Ordering: a snapshot is applied only if its version is newer than the stored one; a `closed`
 snapshot removes the position but leaves a tombstone holding its version, so an older snapshot
@@ -53,8 +54,8 @@ from monitor.wire import (
 
 log = logging.getLogger(__name__)
 PLACED: Final = "positions-by-id"  # internal topic suffix
-PLACE_BATCH: Final = 1000  # records the placement agent takes at once
-PLACE_WITHIN: Final = 0.005  # seconds it waits for them (the hop's added latency, at most)
+PLACE_BATCH: Final = 1000  # most records the placement agent handles at once
+PLACE_LINGER: Final = 0.004  # seconds it waits for a batch to fill while records flow
 PACK_BYTES: Final = 256 * 1024  # most snapshot bytes in one internal record
 Forward = Callable[[int, bytes], Awaitable[None]]
 
@@ -94,7 +95,7 @@ class Positions:
         self.forward: Forward = self._send_placed
         self.writes: TableWriter = BatchedWrites(ctx.app, self.table)
         self.publisher = Coalescer("partials", self._publish, ctx.metrics,
-                                   ctx.settings.recompute_share)
+                                   ctx.settings.recompute_share, ctx.settings.urgent_share)
         self.misplaced = Counter("monitor_misplaced_records",
                                  "Records found on another partition than the app's hash "
                                  "places them on (forwarded to the right one)", ["topic"],
@@ -102,7 +103,7 @@ class Positions:
         self._close_factors = {name: p.close_factor
                                for name, p in ctx.settings.protocols.items()}
         batch_agent(ctx, ctx.topic(POSITIONS), name="positions", label=POSITIONS,
-                    handle=self._place, size=PLACE_BATCH, within=PLACE_WITHIN)
+                    handle=self._place, size=PLACE_BATCH, linger=PLACE_LINGER)
         input_agent(ctx, self.placed, name="position-keeper", label=self.placed.get_topic_name(),
                     handle=self._keep)
         ctx.app.task(self.publisher.run)
@@ -204,7 +205,7 @@ class Positions:
     def _price_moved(self, update: PriceUpdate) -> None:
         """Every book marks the clusters the moved price changes; publish them."""
         self.books.price_moved(update.asset)
-        self.publisher.poke()
+        self.publisher.poke(urgent=True)
 
     async def _publish(self) -> None:
         """Send a fresh cluster partial for every (partition, asset) whose clusters changed."""

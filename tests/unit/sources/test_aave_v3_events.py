@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_abi.abi import encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
 from monitor.sources.aave_v3.events import ALL_EVENTS, SPECS, affected_accounts
 from monitor.sources.evm.decoder import LogDecodeError, decode_log
+from tests.unit.sources.abi_logs import encoded_log, web3_args
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "node_modules/@aave/core-v3/artifacts/contracts"
 ABI_FILES = ("interfaces/IPool.sol/IPool.json", "interfaces/IAToken.sol/IAToken.json",
@@ -52,34 +52,6 @@ def _value(abi_type: str) -> st.SearchStrategy[Any]:
     return st.integers(0, 2 ** bits - 1)
 
 
-def _encoded_log(entry: dict[str, Any], values: list[Any]) -> dict[str, Any]:
-    """A raw JSON-RPC log of `entry` with `values`, encoded with eth_abi per the ABI."""
-    signature = f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
-    topics = ["0x" + Web3.keccak(text=signature).hex().removeprefix("0x")]
-    data_types, data_values = [], []
-    for inp, value in zip(entry["inputs"], values, strict=True):
-        if inp["indexed"]:
-            topics.append("0x" + encode([inp["type"]], [value]).hex())
-        else:
-            data_types.append(inp["type"])
-            data_values.append(value)
-    return {"address": "0x" + "ab" * 20, "topics": topics,
-            "data": "0x" + encode(data_types, data_values).hex(), "blockNumber": "0x1b4",
-            "logIndex": "0x7", "blockHash": "0x" + "11" * 32, "transactionHash": "0x" + "22" * 32,
-            "transactionIndex": "0x0", "removed": False}
-
-
-def _web3_args(contract: Any, name: str, raw: dict[str, Any]) -> dict[str, Any]:
-    """web3's own decoding of a raw log (the slow path this module replaces)."""
-    formatted = {
-        "address": Web3.to_checksum_address(raw["address"]),
-        "topics": [bytes.fromhex(t[2:]) for t in raw["topics"]],
-        "data": bytes.fromhex(raw["data"][2:]), "blockNumber": int(raw["blockNumber"], 16),
-        "logIndex": int(raw["logIndex"], 16), "blockHash": bytes.fromhex(raw["blockHash"][2:]),
-        "transactionHash": bytes.fromhex(raw["transactionHash"][2:]), "transactionIndex": 0}
-    return dict(contract.events[name]().process_log(formatted)["args"])
-
-
 def _normal(value: Any) -> Any:
     """Addresses compare case-insensitively."""
     return value.lower() if isinstance(value, str) and value.startswith("0x") else value
@@ -94,11 +66,11 @@ def test_fast_decoder_matches_web3_on_encoded_logs(spec: Any) -> None:
     @given(st.tuples(*(_value(i["type"]) for i in entry["inputs"])))
     def check(values: tuple[Any, ...]) -> None:
         """One random instance of the event."""
-        raw = _encoded_log(entry, list(values))
+        raw = encoded_log(entry, list(values))
         decoded = decode_log(raw, SPECS)
         assert decoded is not None
         assert (decoded.event, decoded.block, decoded.log_index) == (spec.name, 436, 7)
-        expected = _web3_args(contract, spec.name, raw)
+        expected = web3_args(contract, spec.name, raw)
         dynamic = {i["name"] for i in entry["inputs"] if i["type"] == "string"}
         assert decoded.args == {k: _normal(v) for k, v in expected.items() if k not in dynamic}
 
@@ -107,7 +79,7 @@ def test_fast_decoder_matches_web3_on_encoded_logs(spec: Any) -> None:
 
 def test_unknown_topic_is_ignored_and_a_truncated_log_is_rejected() -> None:
     _, entry = EVENTS["Supply"]
-    raw = _encoded_log(entry, ["0x" + "01" * 20, "0x" + "02" * 20, "0x" + "03" * 20, 5, 0])
+    raw = encoded_log(entry, ["0x" + "01" * 20, "0x" + "02" * 20, "0x" + "03" * 20, 5, 0])
     assert decode_log({**raw, "topics": ["0x" + "00" * 32]}, SPECS) is None
     assert decode_log({**raw, "topics": []}, SPECS) is None
     with pytest.raises(LogDecodeError):
@@ -122,17 +94,17 @@ def test_affected_accounts_follow_the_event_semantics() -> None:
     user, other, liquidator = "0x" + "01" * 20, "0x" + "02" * 20, "0x" + "03" * 20
     reserve = "0x" + "0a" * 20
     _, supply = EVENTS["Supply"]
-    decoded = decode_log(_encoded_log(supply, [reserve, user, other, 5, 0]), SPECS)
+    decoded = decode_log(encoded_log(supply, [reserve, user, other, 5, 0]), SPECS)
     assert decoded is not None and affected_accounts(decoded) == (other,)
     _, liq = EVENTS["LiquidationCall"]
     for receive, expected in ((False, (user,)), (True, (user, liquidator))):
-        decoded = decode_log(_encoded_log(liq, [reserve, reserve, user, 1, 2, liquidator,
+        decoded = decode_log(encoded_log(liq, [reserve, reserve, user, 1, 2, liquidator,
                                                 receive]), SPECS)
         assert decoded is not None and affected_accounts(decoded) == expected
     _, transfer = EVENTS["BalanceTransfer"]
-    decoded = decode_log(_encoded_log(transfer, [user, other, 1, 1]), SPECS)
+    decoded = decode_log(encoded_log(transfer, [user, other, 1, 1]), SPECS)
     assert decoded is not None and affected_accounts(decoded) == (user, other)
     _, answer = EVENTS["AnswerUpdated"]
-    decoded = decode_log(_encoded_log(answer, [-5, 1, 2]), SPECS)
+    decoded = decode_log(encoded_log(answer, [-5, 1, 2]), SPECS)
     assert decoded is not None and affected_accounts(decoded) == ()
     assert decoded.args["current"] == -5

@@ -92,6 +92,7 @@ class Ledger:
     watched: tuple[str, ...]
     events: Mapping[str, EventSpec] = field(default_factory=lambda: spec_table([MOVED, ANSWER]))
     loads: list[BlockRef] = field(default_factory=list)
+    quotes: dict[int, float] = field(default_factory=dict)  # a polled price, by the block it moves
 
     @property
     def key(self) -> str:
@@ -103,8 +104,12 @@ class Ledger:
         return self.watched
 
     def assets(self) -> Collection[str]:
-        """One asset per ledger."""
-        return (f"{self.name}-asset",)
+        """One asset per ledger, and its quote when it has one."""
+        return (f"{self.name}-asset", *self.polled())
+
+    def polled(self) -> Collection[str]:
+        """The quote, when the ledger has one: it moves without a log."""
+        return (f"{self.name}-quote",) if self.quotes else ()
 
     async def load(self, block: BlockRef) -> None:
         """Nothing to load; remembered."""
@@ -126,8 +131,11 @@ class Ledger:
                  "timestamp": r.timestamp} for r in reads]
 
     async def read_prices(self, reads: Sequence[Read]) -> list[WireRecord]:
-        """A fixed price at each read."""
-        return [{"asset": r.key, "price": 1.0, "version": list(r.version)} for r in reads]
+        """The quote as of each read's block; a fixed price for the asset."""
+        return [{"asset": r.key, "version": list(r.version),
+                 "price": max(((b, q) for b, q in self.quotes.items() if b <= r.block),
+                              default=(0, 1.0))[1] if r.key.endswith("-quote") else 1.0}
+                for r in reads]
 
 
 class Collect:
@@ -144,10 +152,12 @@ class Collect:
         """Nothing queued."""
 
 
-def follow(node: FakeNode, adapters: list[Ledger], checkpoint: Path) -> Collect:
+def follow(node: FakeNode, adapters: list[Ledger], checkpoint: Path,
+           max_range: int = 2_000) -> Collect:
     """One --once run from block 0; what it published."""
     sink = Collect()
-    config = FollowConfig(confirmations=0, checkpoint=checkpoint, once=True, reorg_window=8)
+    config = FollowConfig(confirmations=0, checkpoint=checkpoint, once=True, reorg_window=8,
+                          max_range=max_range)
     asyncio.run(Follower(node, sink, adapters, config).run())
     return sink
 
@@ -197,3 +207,27 @@ def test_adapters_must_be_distinct_and_agree_on_shared_topics() -> None:
     other = event_spec("Moved(address indexed who, uint256 amount)")  # same topic0, other names
     with pytest.raises(ValueError, match="Moved"):
         Follower(node, Collect(), [Ledger("a", ()), Ledger("b", (), spec_table([other]))], config)
+
+
+def quotes(sink: Collect) -> list[tuple[list[int], float]]:
+    """(version, price) of every quote published, in order."""
+    return [(v["version"], v["price"]) for t, k, v in sink.records
+            if t == "prices" and k.endswith("-quote")]
+
+
+def test_a_polled_price_is_published_when_it_moves_and_again_after_a_reorg(
+        tmp_path: Path) -> None:
+    node = FakeNode()
+    for _ in range(4):
+        node.mine()
+    checkpoint = tmp_path / "cp.json"
+    oracle = Ledger("c", (LEDGER_A,), quotes={0: 1.0, 2: 2.0})
+    first = follow(node, [oracle], checkpoint, max_range=1)  # one step per block
+    assert quotes(first) == [([0, END_OF_BLOCK], 1.0), ([2, END_OF_BLOCK], 2.0)]
+
+    del node.blocks[2:]  # the move at block 2 is orphaned; the new branch keeps 1.0
+    for _ in range(3):
+        node.mine(branch=2)
+    again = follow(node, [Ledger("c", (LEDGER_A,), quotes={0: 1.0})], checkpoint, max_range=1)
+    assert quotes(again) == [([2, END_OF_BLOCK], 1.0),  # polled afresh after the rewind
+                             ([3, END_OF_BLOCK], 1.0)]  # re-read past the orphan: beats its 2.0

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from monitor.config import load_settings
+from monitor.stream import agent as agent_module
 from monitor.stream.app import Stream, build_stream
 from monitor.stream.positions.changelog import FaustWrites
 
@@ -69,9 +70,11 @@ class Harness:
 
 
 @pytest.fixture
-async def bench() -> AsyncIterator[Harness]:
+async def bench(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
     """A fresh one-partition app finalised for test_context, no broker needed, the keeper
-    agent receiving what the placement agent forwards."""
+    agent receiving what the placement agent forwards (each record handled as it is put:
+    no lingering for a batch to fill)."""
+    monkeypatch.setattr(agent_module, "BUSY_S", 0.0)
     stream = build_stream(load_settings(environ={}).with_overrides(partitions=1))
     stream.app.finalize()
     stream.app.flow_control.resume()

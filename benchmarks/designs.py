@@ -1,0 +1,90 @@
+"""What the stream benchmarks share: the product's worker started from a checkout of this
+repository or of an earlier revision (a temporary git worktree), so a design and its baseline
+are measured on the same machine in the same run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "9986339"  # the last commit before the redesign (timers, one positions agent)
+PARTITIONS = 4
+
+
+@dataclass
+class Design:
+    """A checkout of the product to run workers from."""
+
+    name: str
+    root: Path
+
+
+@contextmanager
+def checkout(rev: str) -> Iterator[Path]:
+    """The product at `rev`, in a temporary git worktree removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
+        path = Path(tmp) / "checkout"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(path),
+                        rev], check=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                            str(path)], check=False)
+
+
+@contextmanager
+def designs(baseline: str | None) -> Iterator[list[Design]]:
+    """This checkout, and the baseline revision's unless `baseline` is None."""
+    if baseline is None:
+        yield [Design("redesign", ROOT)]
+        return
+    with checkout(baseline) as path:
+        yield [Design("redesign", ROOT), Design(f"baseline@{baseline}", path)]
+
+
+def start_worker(design: Design, broker: str, port: int, data: Path, log: Path,
+                 app_id: str = "bench", **env: str) -> subprocess.Popen[bytes]:
+    """`python -m monitor worker` from the design's checkout."""
+    variables = {**os.environ, "PYTHONPATH": str(design.root), "MONITOR_BROKER": broker,
+                 "MONITOR_WEB_PORT": str(port), "MONITOR_DATA_DIR": str(data),
+                 "MONITOR_APP_ID": app_id, "MONITOR_BROKER_FLAVOR": "tansu",
+                 "MONITOR_REBALANCE_TIMEOUT": "4", "MONITOR_SESSION_TIMEOUT": "4",
+                 "MONITOR_HEARTBEAT_INTERVAL": "0.5", "MONITOR_PARTITIONS": str(PARTITIONS),
+                 **env}
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "monitor", "--log-level", "WARNING",
+                                 "worker"], cwd=design.root, env=variables, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+async def get(session: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
+    """(status, JSON body) of a GET; (0, None) when nothing answers, (status, None) when the
+    body is not JSON (a worker still starting)."""
+    try:
+        async with session.get(url) as response:
+            return response.status, orjson.loads(await response.read())
+    except (aiohttp.ClientError, OSError):
+        return 0, None
+    except orjson.JSONDecodeError:
+        return response.status, None
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50, p99 and max, rounded to 0.1."""
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    middle = ordered[len(ordered) // 2] if len(ordered) % 2 else \
+        (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+    return {"p50": round(middle, 1), "p99": round(p99, 1), "max": round(ordered[-1], 1)}

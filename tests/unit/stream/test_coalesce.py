@@ -1,0 +1,104 @@
+"""The coalescer: one pass per burst of pokes, never two at once, a bounded share of the time,
+urgent pokes served at the urgent share, and a failing pass never stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from monitor.stream.announce import Announcer
+from monitor.stream.coalesce import Coalescer
+from monitor.stream.metrics import Metrics
+
+
+async def test_a_burst_of_pokes_costs_one_pass_after_the_running_one() -> None:
+    started: list[float] = []
+    running = 0
+
+    async def work() -> None:
+        nonlocal running
+        running += 1
+        assert running == 1  # never two passes at once
+        started.append(time.perf_counter())
+        await asyncio.sleep(0.02)
+        running -= 1
+
+    coalescer = Coalescer("test", work, Metrics(), share=1.0)
+    task = asyncio.create_task(coalescer.run())
+    try:
+        coalescer.poke()
+        await asyncio.sleep(0.005)  # the first pass is running
+        for _ in range(50):
+            coalescer.poke()
+        await asyncio.sleep(0.1)
+        assert len(started) == 2  # the running pass, then one for the whole burst
+    finally:
+        task.cancel()
+
+
+async def test_passes_take_at_most_their_share_unless_urgent() -> None:
+    passes: list[float] = []
+
+    async def work() -> None:
+        passes.append(time.perf_counter())
+        time.sleep(0.02)  # 20 ms of blocking work
+
+    coalescer = Coalescer("test", work, Metrics(), share=0.05, urgent_share=0.5)
+    task = asyncio.create_task(coalescer.run())
+    try:
+        coalescer.poke()
+        await asyncio.sleep(0.001)
+        coalescer.poke()  # normal: the next pass waits 19x the pass (380 ms or more)
+        await asyncio.sleep(0.1)
+        assert len(passes) == 1
+        coalescer.poke(urgent=True)  # urgent: 1x the pass is enough
+        for _ in range(100):
+            if len(passes) == 2:
+                break
+            await asyncio.sleep(0.005)
+        assert len(passes) == 2 and passes[1] - passes[0] < 0.38
+    finally:
+        task.cancel()
+
+
+async def test_a_failing_pass_is_counted_and_the_next_poke_runs_again() -> None:
+    calls = 0
+
+    async def work() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("boom")
+
+    metrics = Metrics()
+    coalescer = Coalescer("flaky", work, metrics, share=1.0)
+    task = asyncio.create_task(coalescer.run())
+    try:
+        coalescer.poke()
+        await asyncio.sleep(0.01)
+        coalescer.poke()
+        await asyncio.sleep(0.01)
+        assert calls == 2
+        assert metrics.registry.get_sample_value("monitor_recompute_failures_total",
+                                                 {"work": "flaky"}) == 1
+    finally:
+        task.cancel()
+
+
+def test_shares_must_be_fractions() -> None:
+    async def work() -> None:
+        return None
+
+    with pytest.raises(ValueError, match="share"):
+        Coalescer("bad", work, Metrics(), share=0.0)
+
+
+def test_an_announcement_reaches_every_subscriber_once() -> None:
+    heard: list[tuple[str, int]] = []
+    news: Announcer[int] = Announcer()
+    news.subscribe(lambda n: heard.append(("a", n)))
+    news.subscribe(lambda n: heard.append(("b", n)))
+    news.announce(7)
+    assert heard == [("a", 7), ("b", 7)]
