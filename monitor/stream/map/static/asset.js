@@ -4,7 +4,9 @@
 
 import * as fmt from "./format.js";
 import { draw, Palette } from "./chart.js";
-import { around, autoDomain, describeCascade, getJSON, levelsDomain, markers } from "./data.js";
+import {
+  around, autoDomain, crossed, describeCascade, getJSON, levelsDomain, markers,
+} from "./data.js";
 
 const POLL_MS = 1000;
 const DRAG_MIN_PX = 6;
@@ -83,6 +85,8 @@ function render() {
   fact("short", within(levels.liquidatable_within_usd?.short));
   fact("down", describeCascade(cascade, "down", asset));
   fact("up", describeCascade(cascade, "up", asset));
+  const now = crossed(levels.levels, levels.price);
+  fact("crossed", `longs ${fmt.usd(now.long)} · shorts ${fmt.usd(now.short)}`);
   renderLabels(levels, cascade);
   if (!levels.levels.length) {
     showEmpty(`No levels yet: no ${asset} position with a liquidation price has reached the monitor.`);

@@ -121,8 +121,12 @@ function drawMarker(parent, mark, x, plot, mini) {
   node(group, "line", { x1: at, x2: at, y1: mini ? plot.top : row + 4, y2: plot.bottom });
   if (mini) return;
   const anchor = mark.side === "down" ? "end" : mark.side === "up" ? "start" : "middle";
-  const shift = { end: -4, start: 4, middle: 0 }[anchor];
-  node(group, "text", { x: at + shift, y: row, "text-anchor": anchor }, mark.label);
+  const x = at + { end: -4, start: 4, middle: 0 }[anchor];
+  const label = node(group, "text", { x, y: row, "text-anchor": anchor }, mark.label);
+  const length = label.getComputedTextLength();
+  const start = x - { end: length, start: 0, middle: length / 2 }[anchor];
+  const inside = Math.max(0, 2 - start) - Math.max(0, start + length - (plot.width - 2));
+  if (inside) label.setAttribute("x", x + inside); // near an edge the label stays in view
 }
 
 // Draw {price, levels, markers, domain: [lo, hi]} into `svg`; returns the price scale, the
@@ -132,7 +136,7 @@ export function draw(svg, map, { palette, mini = false }) {
   const height = svg.clientHeight || 400;
   const margin = mini ? MARGIN.mini : MARGIN.full;
   const plot = { left: margin.left, right: width - margin.right, top: margin.top,
-    bottom: height - margin.bottom };
+    bottom: height - margin.bottom, width };
   const [lo, hi] = map.domain;
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.replaceChildren();

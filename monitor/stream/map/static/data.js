@@ -89,6 +89,13 @@ export function outward(levels, price) {
   return sides;
 }
 
+// USD per side of the levels the price has already crossed (liquidatable at the price itself).
+export function crossed(levels, price) {
+  const sides = outward(levels, price);
+  const atPrice = (side) => sides[side].filter((step) => step.price === price).at(-1)?.total ?? 0;
+  return { long: atPrice("long"), short: atPrice("short") };
+}
+
 // ±r around the price.
 export function around(price, r) {
   return [price * (1 - r), price * (1 + r)];
