@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -125,3 +127,12 @@ async def test_scripts_import_only_served_modules_and_fetch_nothing_remote(
         for module in re.findall(r'from "\./([^"]+)"', source):
             served = await client.get(f"/map/static/{module}")
             assert served.status == 200 and "javascript" in served.content_type, module
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in STATIC.glob("*.js")))
+def test_scripts_parse_as_modules(script: str, tmp_path: Path) -> None:
+    module = tmp_path / f"{Path(script).stem}.mjs"  # node checks .mjs files as ES modules
+    shutil.copy(STATIC / script, module)
+    done = subprocess.run(["node", "--check", str(module)], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr

@@ -121,12 +121,12 @@ function drawMarker(parent, mark, x, plot, mini) {
   node(group, "line", { x1: at, x2: at, y1: mini ? plot.top : row + 4, y2: plot.bottom });
   if (mini) return;
   const anchor = mark.side === "down" ? "end" : mark.side === "up" ? "start" : "middle";
-  const x = at + { end: -4, start: 4, middle: 0 }[anchor];
-  const label = node(group, "text", { x, y: row, "text-anchor": anchor }, mark.label);
+  const textAt = at + { end: -4, start: 4, middle: 0 }[anchor];
+  const label = node(group, "text", { x: textAt, y: row, "text-anchor": anchor }, mark.label);
   const length = label.getComputedTextLength();
-  const start = x - { end: length, start: 0, middle: length / 2 }[anchor];
+  const start = textAt - { end: length, start: 0, middle: length / 2 }[anchor];
   const inside = Math.max(0, 2 - start) - Math.max(0, start + length - (plot.width - 2));
-  if (inside) label.setAttribute("x", x + inside); // near an edge the label stays in view
+  if (inside) label.setAttribute("x", textAt + inside); // near an edge the label stays in view
 }
 
 // Draw {price, levels, markers, domain: [lo, hi]} into `svg`; returns the price scale, the
