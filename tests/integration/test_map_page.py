@@ -20,15 +20,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from monitor.run.broker import EmbeddedBroker
 from monitor.scenario.replay import publish_scenario
-from tests.integration.stream_harness import (
-    Worker,
-    eventually,
-    produce,
-    ready,
-    running,
-    start_worker,
-    worker_settings,
-)
+from tests.integration import stream_harness as harness
+from tests.integration.stream_harness import Worker
 
 pytestmark = pytest.mark.integration
 
@@ -60,10 +53,10 @@ return {ticks, y, bars, markers, updatedAt: document.querySelector('svg').datase
 @pytest.fixture
 def worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Worker]:
     """A worker that has taken in the crash scenario and projects a WETH cascade down."""
-    started = start_worker(worker_settings(broker.url, tmp_path / "worker"),
+    started = harness.start_worker(harness.worker_settings(broker.url, tmp_path / "worker"),
                            tmp_path / "worker.log")
-    with running([started]):
-        ready(started)
+    with harness.running([started]):
+        harness.ready(started)
         asyncio.run(publish_scenario(broker.bootstrap, "crash-2020-03-12", positions=2_000,
                                      seed=1, steps=3, interval=0.0))
 
@@ -71,7 +64,7 @@ def worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Worker]:
             status, body = started.get("/cascades/WETH/")
             assert status == 200 and body["down"]["trigger_price"] is not None, body
 
-        eventually(projected)
+        harness.eventually(projected)
         yield started
 
 
@@ -97,7 +90,7 @@ def settled(worker: Worker) -> dict[str, Any]:
         again = worker.get("/clusters/WETH/")[1]
         assert again["updated_at"] == first["updated_at"] and again["price"] == first["price"]
         return again
-    return eventually(unchanged)
+    return harness.eventually(unchanged)
 
 
 def drawn(browser: WebDriver, until: Any) -> dict[str, Any]:
@@ -158,7 +151,7 @@ def test_map_draws_the_served_levels_and_markers_and_follows_the_price(
     before = marker(drawn(browser, lambda g: len(g["bars"]) < len(served)), "price")
     browser.execute_script("window.sameDocument = true")
     moved = levels["price"] * 0.97
-    produce(broker.bootstrap, [("prices", "WETH", {
+    harness.produce(broker.bootstrap, [("prices", "WETH", {
         "asset": "WETH", "price": moved, "source": "test", "version": [1 << 40, 0],
         "timestamp": time.time()})])
     after = drawn(browser, lambda g: any(m["kind"] == "price" and m["price"] == moved
