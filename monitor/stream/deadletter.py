@@ -10,9 +10,9 @@ from faust.types import ChannelT, EventT
 from monitor.stream.metrics import Metrics
 from monitor.wire import Rejected, dead_letter
 
-# every reason an input is rejected with (the wire parsers' and the cluster partials')
+# every reason an input is rejected with (the wire parsers', the partials' and the batches')
 REASONS: Final = ("not-json", "not-an-object", "invalid-version", "invalid-position",
-                  "key-mismatch", "invalid-price", "invalid-partial")
+                  "key-mismatch", "invalid-price", "invalid-partial", "not-a-batch")
 
 
 class DeadLetters:

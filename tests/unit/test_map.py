@@ -10,11 +10,12 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.config import load_settings
-from monitor.risk import ClusterGrid, ClusterLevel, ClusterMap, Side, liquidatable_within
+from monitor.risk import ClusterGrid, ClusterMap, Side, liquidatable_within
 from monitor.stream.app import Stream, build_stream
 from monitor.stream.map.bands import BAND_WIDTH, BANDS, band_label, banded
 from monitor.stream.partials import ClusterPartial
@@ -24,18 +25,22 @@ STATIC = Path(__file__).resolve().parents[2] / "monitor" / "stream" / "map" / "s
 PRICE = 2000.0
 
 
-def level(side: Side, low: float, value: float, protocol: str = "aave-v3") -> ClusterLevel:
-    """A level one 0.25 % grid bucket wide."""
-    return ClusterLevel(price_low=low, price_high=low * 1.0025, side=side, quantity=value / low,
-                        value_usd=value, debt_usd=value * 0.9, positions=1,
-                        protocols={protocol: value})
+GRID = ClusterGrid()
 
 
-def random_levels(count: int, seed: int) -> list[ClusterLevel]:
+def on_grid(levels: list[tuple[Side, float, float, str]]) -> ClusterMap:
+    """A cluster map of (side, price, USD, protocol) levels, each in its grid bucket."""
+    return ClusterMap.from_dict({"asset": "WETH", "grid_step": GRID.step, "levels": [
+        {"side": side, "bucket": int(GRID.buckets(np.array([price]))[0]), "quantity": usd / price,
+         "value_usd": usd, "debt_usd": usd * 0.9, "positions": 1, "protocols": {protocol: usd}}
+        for side, price, usd, protocol in levels]})
+
+
+def random_levels(count: int, seed: int) -> ClusterMap:
     """Levels on both sides from 30 % below to 30 % above the price, some already crossed."""
     rng = random.Random(seed)
-    return [level(rng.choice(("long", "short")), PRICE * rng.uniform(0.7, 1.3),
-                  rng.uniform(1e3, 1e6)) for _ in range(count)]
+    return on_grid([(rng.choice(("long", "short")), PRICE * rng.uniform(0.7, 1.3),
+                     rng.uniform(1e3, 1e6), "aave-v3") for _ in range(count)])
 
 
 def test_band_labels_are_signed_far_edges_in_percent_and_sort_by_price() -> None:
@@ -49,9 +54,8 @@ def test_band_labels_are_signed_far_edges_in_percent_and_sort_by_price() -> None
 
 @pytest.mark.parametrize("seed", range(5))
 def test_bands_summed_outward_equal_the_value_liquidatable_within_each_move(seed: int) -> None:
-    levels = random_levels(400, seed)
-    clusters = ClusterMap("WETH", ClusterGrid(), levels)
-    bands = banded(levels, PRICE)
+    clusters = random_levels(400, seed)
+    bands = banded(clusters.levels, PRICE)
     for side in ("long", "short"):
         running = 0.0
         for band in range(1, BANDS + 1):
@@ -61,9 +65,9 @@ def test_bands_summed_outward_equal_the_value_liquidatable_within_each_move(seed
 
 
 def test_crossed_levels_count_in_the_first_band_and_far_ones_nowhere() -> None:
-    levels = [level("long", PRICE * 1.01, 5.0), level("short", PRICE * 0.98, 7.0),
-              level("long", PRICE * 0.5, 11.0), level("short", PRICE * 1.3, 13.0)]
-    bands = banded(levels, PRICE)
+    clusters = on_grid([("long", PRICE * 1.01, 5.0, "spark"), ("short", PRICE * 0.98, 7.0, "a"),
+                        ("long", PRICE * 0.5, 11.0, "spark"), ("short", PRICE * 1.3, 13.0, "a")])
+    bands = banded(clusters.levels, PRICE)
     assert bands["long", 1] == 5.0 and bands["short", 1] == 7.0
     assert sum(bands.values()) == 12.0
     assert len(bands) == 2 * BANDS
@@ -73,9 +77,8 @@ def test_crossed_levels_count_in_the_first_band_and_far_ones_nowhere() -> None:
 def stream() -> Stream:
     """A stream (never started) holding WETH's levels and price, as its owner would."""
     built = build_stream(load_settings(environ={}))
-    levels = [level("long", PRICE * 0.97, 1e6, "aave-v3"),
-              level("short", PRICE * 1.041, 2e6, "spark")]
-    clusters = ClusterMap("WETH", ClusterGrid(), levels)
+    clusters = on_grid([("long", PRICE * 0.97, 1e6, "aave-v3"),
+                        ("short", PRICE * 1.041, 2e6, "spark")])
     built.clusters.board.put(ClusterPartial("WETH", 0, 1.0, clusters))
     built.prices.offer(PriceUpdate("WETH", PRICE, (1, 0), 0.0, "test"))
     return built
