@@ -1,7 +1,7 @@
 """GET /map/WETH in headless Chromium (Debian's, through its chromedriver) against a worker fed
 by the 2020-03-12 crash: a screenshot; one bar per served level, with its side and value, at
 its price; the price and cascade markers where the axis puts the served prices; and a new price
-moving the price marker without a reload."""
+moving the price marker without a reload. Then GET /map/: a card with a small map per asset."""
 
 from __future__ import annotations
 
@@ -160,3 +160,13 @@ def test_map_draws_the_served_levels_and_markers_and_follows_the_price(
     assert now["x"] == pytest.approx(pixel(after["ticks"], moved), abs=0.5)
     assert now["x"] < before["x"]  # the range stayed: the line moved left through the levels
     assert browser.execute_script("return window.sameDocument") is True
+
+    summaries = worker.get("/clusters/")[1]["assets"]
+    browser.get(f"http://127.0.0.1:{worker.settings.web_port}/map/")
+    cards = 'return [...document.querySelectorAll(".card")].map((c) => [c.dataset.asset, ' \
+        'c.querySelectorAll(".bar").length])'
+    WebDriverWait(browser, WAIT_S, poll_frequency=0.2).until(
+        lambda driver: len(driver.execute_script(cards)) == len(summaries))
+    drawn_cards = dict(browser.execute_script(cards))
+    assert set(drawn_cards) == {summary["asset"] for summary in summaries}
+    assert drawn_cards["WETH"] > 0
