@@ -146,7 +146,7 @@ async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path,
             if stop.is_set():
                 return 0
             view = canonical_url(settings)
-            say(WHO, f"web view at {view}/clusters/  (also /cascades/{{asset}}/, /metrics)")
+            say(WHO, f"web view at {view}/clusters/  (also /map/, /cascades/{{asset}}/, /metrics)")
             waits: set[asyncio.Future[Any]] = {
                 asyncio.ensure_future(stop.wait()), feed.failed,
                 asyncio.ensure_future(_exited(process))}

@@ -20,6 +20,7 @@ from monitor.stream import tansu
 from monitor.stream.cascades import Cascades
 from monitor.stream.clusters import Clusters
 from monitor.stream.context import Context
+from monitor.stream.map import LiquidationMap
 from monitor.stream.positions import Positions
 from monitor.stream.prices import Prices
 from monitor.stream.web.http import answer
@@ -105,6 +106,7 @@ def build_stream(settings: Settings) -> Stream:
     positions = Positions(ctx, prices, partials)
     clusters = Clusters(ctx, prices, partials)
     stream = Stream(ctx, prices, positions, clusters, Cascades(ctx, prices, clusters))
+    LiquidationMap(ctx, prices, clusters)
     _health(stream)
     ctx.metrics.serve(ctx.app)
     return stream

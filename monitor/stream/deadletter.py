@@ -3,12 +3,16 @@ so bad input never stops an agent and never vanishes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from faust.types import ChannelT, EventT
 
 from monitor.stream.metrics import Metrics
 from monitor.wire import Rejected, dead_letter
+
+# every reason an input is rejected with (the wire parsers', the partials' and the batches')
+REASONS: Final = ("not-json", "not-an-object", "invalid-version", "invalid-position",
+                  "key-mismatch", "invalid-price", "invalid-partial", "not-a-batch")
 
 
 class DeadLetters:
@@ -17,6 +21,13 @@ class DeadLetters:
     def __init__(self, channel: ChannelT[Any], metrics: Metrics) -> None:
         self.channel = channel
         self.metrics = metrics
+
+    def expect(self, topic: str) -> None:
+        """Count every reason of `topic` from zero, so a rate of dead letters reads 0 (not "no
+        data") until the first one arrives."""
+        for reason in REASONS:
+            self.metrics.dead_letters.labels(topic, reason)
+        self.metrics.processed.labels(topic, "rejected")
 
     async def reject(self, topic: str, event: EventT[Any], rejected: Rejected) -> None:
         """Send the original record with the reason (keyed by its original key) and count it."""
