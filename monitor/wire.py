@@ -34,10 +34,17 @@ ALERT_STATUSES: Final = ("pending", "firing", "resolved")
 Version = tuple[int, int]
 
 
+REASONS: Final = ("not-json", "not-an-object", "invalid-version", "invalid-position",
+                  "key-mismatch", "invalid-price", "invalid-partial", "not-a-batch",
+                  "invalid-depth", "invalid-alert")
+
+
 class Rejected(ValueError):
-    """An input record that cannot be used; `reason` is a short metric label."""
+    """An input record that cannot be used; `reason` is one of REASONS (a metric label)."""
 
     def __init__(self, reason: str, detail: str) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unlisted dead-letter reason {reason!r}")
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail

@@ -2,8 +2,8 @@
 # Install everything the product (and, with --test, its tests) needs on a fresh machine:
 # a project virtual environment (.venv), the npm packages (anvil, Aave V3 artifacts, Morpho
 # Blue's sources, solc 0.8.37 and, as solc-0.8.19, the release Morpho Blue pins)
-# and, for tests, Debian's prometheus and prometheus-alertmanager. Safe to run again: it only
-# installs what is missing.
+# and, for tests, Debian's prometheus, alertmanager (amtool), chromium and chromium-driver (the
+# map page's browser test). Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -28,15 +28,18 @@ if [ ! -x node_modules/.bin/anvil ] || [ ! -d node_modules/@aave/core-v3/artifac
   npm install --no-audit --no-fund --loglevel=error
 fi
 
-apt_install() {  # apt_install COMMAND PACKAGE: the Debian package, unless COMMAND is there
-  command -v "$1" >/dev/null 2>&1 && return 0
-  echo "setup: installing $1 (Debian package $2)"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$2" >/dev/null
-}
 if [ "${1:-}" = "--test" ]; then
-  apt_install promtool prometheus
-  apt_install prometheus-alertmanager prometheus-alertmanager
+  missing=()
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+  [ -x /usr/bin/chromium ] || missing+=(chromium fonts-dejavu-core)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]} (Debian packages the tests run)"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  fi
 fi
 exit 0

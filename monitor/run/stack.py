@@ -148,7 +148,7 @@ async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path,
             if stop.is_set():
                 return 0
             view = canonical_url(settings)
-            say(WHO, f"web view at {view}/clusters/  (also /cascades/{{asset}}/, /alerts/, "
+            say(WHO, f"web view at {view}/clusters/  (also /map/, /cascades/{{asset}}/, /alerts/, "
                 "/metrics); alerts print here as they fire")
             waits: set[asyncio.Future[Any]] = {
                 asyncio.ensure_future(stop.wait()), feed.failed,

@@ -33,6 +33,7 @@ class _Tally:
         self.processed = {o: ctx.metrics.processed.labels(label, o) for o in OUTCOMES}
         self.latency = ctx.metrics.latency.labels(label)
         self.lag = ctx.metrics.lag.labels(label)
+        ctx.dead_letters.expect(label)
 
     def count(self, handled: Handled) -> None:
         """Count one record's outcome, or a batch record's outcomes."""

@@ -21,6 +21,7 @@ from monitor.stream.alerts import Alerts
 from monitor.stream.cascades import Cascades
 from monitor.stream.clusters import Clusters
 from monitor.stream.context import Context
+from monitor.stream.map import LiquidationMap
 from monitor.stream.positions import Positions
 from monitor.stream.prices import Prices
 from monitor.stream.web.http import answer
@@ -109,6 +110,7 @@ def build_stream(settings: Settings) -> Stream:
     cascades = Cascades(ctx, prices, clusters)
     alerts = Alerts(ctx, prices, positions, clusters, cascades)
     stream = Stream(ctx, prices, positions, clusters, cascades, alerts)
+    LiquidationMap(ctx, prices, clusters)
     _health(stream)
     ctx.metrics.serve(ctx.app)
     return stream

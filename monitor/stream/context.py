@@ -54,16 +54,25 @@ class Context:
     settings: Settings
     metrics: Metrics = field(default_factory=Metrics)
     ready_hooks: list[Callable[[], None]] = field(default_factory=list)
+    produced: set[str] = field(default_factory=set)  # every topic the app writes to
 
     def __post_init__(self) -> None:
         self.dead_letters = DeadLetters(self.topic(DEAD_LETTERS), self.metrics)
         self.app.sensors.add(_ReadySensor(self))
-        self.app.task(self._size_producer_buffer)
+        self.app.task(self._prepare_producer)
 
-    async def _size_producer_buffer(self) -> None:
-        """Let table writes queue up to PRODUCER_BUFFER messages before the agents pause for
-        them (Faust's default, 100, stalls a stream every few events under load)."""
+    async def _prepare_producer(self) -> None:
+        """Size the producer's buffer and make its client track every topic the app writes.
+
+        Faust's default buffer (100 messages) stalls a stream every few table writes under
+        load. aiokafka keeps metadata only for the topics its client tracks once it tracks
+        any: a topic it learnt from an earlier full refresh drops out at the next refresh,
+        and a batch for it then waits for a leader until something sends to that topic again
+        (the last batch of a burst would sit unsent)."""
         self.app.producer.buffer.max_messages = PRODUCER_BUFFER
+        client = cast(Any, self.app.producer)._ensure_producer().client
+        for name in sorted(self.produced):
+            await client.add_topic(name)
 
     @property
     def partitions(self) -> int:
@@ -76,6 +85,7 @@ class Context:
 
     def topic(self, name: str) -> TopicT:
         """A topic with raw keys and values (the wire contracts are parsed by the features)."""
+        self.produced.add(name)
         return self.app.topic(name, partitions=self.partitions, internal=True,
                               key_serializer="raw", value_serializer="raw")
 
@@ -94,6 +104,7 @@ class Context:
         # Faust serialises str keys as JSON ('"k"'); raw UTF-8 keys hash as partition_of says.
         created.key_serializer = "raw"
         created.changelog_topic = created.changelog_topic.derive(key_serializer="raw")
+        self.produced.add(created.changelog_topic.get_topic_name())
         if by_key:
             created.partition_for_key = self.partition_of
         return created

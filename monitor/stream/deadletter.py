@@ -8,7 +8,7 @@ from typing import Any
 from faust.types import ChannelT, EventT
 
 from monitor.stream.metrics import Metrics
-from monitor.wire import Rejected, dead_letter
+from monitor.wire import REASONS, Rejected, dead_letter
 
 
 class DeadLetters:
@@ -17,6 +17,13 @@ class DeadLetters:
     def __init__(self, channel: ChannelT[Any], metrics: Metrics) -> None:
         self.channel = channel
         self.metrics = metrics
+
+    def expect(self, topic: str) -> None:
+        """Count every reason of `topic` from zero, so a rate of dead letters reads 0 (not "no
+        data") until the first one arrives."""
+        for reason in REASONS:
+            self.metrics.dead_letters.labels(topic, reason)
+        self.metrics.processed.labels(topic, "rejected")
 
     async def reject(self, topic: str, event: EventT[Any], rejected: Rejected) -> None:
         """Send the original record with the reason (keyed by its original key) and count it."""

@@ -1,8 +1,11 @@
-"""A real Prometheus (Debian's) scrapes a running worker and evaluates deploy/'s rules."""
+"""A real Prometheus (Debian's) scrapes a running worker and evaluates deploy/'s rules and every
+query of the Grafana dashboard."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import shutil
 import subprocess
 import time
@@ -18,12 +21,16 @@ from monitor.config import load_settings
 from monitor.localhost import free_port, wait_for_port
 from monitor.run.broker import EmbeddedBroker
 from monitor.scenario.replay import publish_scenario
-from monitor.stream.worker import start_worker_process, wait_until_ready
+from monitor.stream.worker import wait_until_ready
+from tests.integration.stream_harness import start_worker
 
 pytestmark = pytest.mark.integration
 
-RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
-DEADLINE_S = 60.0
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+RULES = DEPLOY / "prometheus" / "rules"
+DASHBOARD = DEPLOY / "grafana" / "dashboards" / "liquidations.json"
+DASHBOARD_VARIABLES = {"$asset": "WETH"}
+DEADLINE_S = 120.0  # generous: a loaded 2-core machine can be slow; passing runs never wait it
 
 
 @pytest.fixture
@@ -33,14 +40,12 @@ def worker_port(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[int]:
     settings = load_settings().with_overrides(
         broker=broker.url, web_port=port, data_dir=tmp_path / "worker",
         rebalance_timeout=4.0, session_timeout=6.0)
-    with (tmp_path / "worker.log").open("wb") as log:
-        process = start_worker_process(settings, log_file=log)
+    worker = start_worker(settings, tmp_path / "worker.log")
     try:
-        wait_until_ready(settings, process, DEADLINE_S)
+        wait_until_ready(settings, worker.process, DEADLINE_S)
         yield port
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        worker.stop()  # killed if it has not stopped in 20 s
 
 
 @pytest.fixture
@@ -109,3 +114,56 @@ async def test_prometheus_scrapes_the_monitor_series(
     processed = await poll(session, prometheus, "sum(monitor_events_processed_total) > 0")
     assert processed
     assert await poll(session, prometheus, "asset:monitor_price_age_seconds:max")
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, PromQL with the dashboard's variables filled in) of every panel."""
+    doc = json.loads(DASHBOARD.read_text())
+    queries = []
+    for panel in doc["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"]
+            for name, value in DASHBOARD_VARIABLES.items():
+                expr = expr.replace(name, value)
+            queries.append((panel["title"], expr))
+    return queries
+
+
+def rule_list() -> list[dict[str, Any]]:
+    """Every recording and alerting rule of deploy/prometheus/rules."""
+    return [rule for path in sorted(RULES.glob("*.yml"))
+            for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
+
+
+def every_series(expr: str) -> str:
+    """An alert expression that keeps each series it reads, as 0 or 1 (`bool` comparisons), and
+    has no offset (a Prometheus started for a test has no 15-minute history): it returns data
+    whenever what the rule reads has data, firing or not."""
+    expr = re.sub(r"\s+offset\s+\d+[smhdwy]", "", expr)
+    parts = re.split(r'(\{[^}]*\}|"(?:[^"\\]|\\.)*")', expr)  # label matchers and strings kept
+    return "".join(part if i % 2 else re.sub(r"(==|!=|>=|<=|>|<)(?!\s*bool)", r"\1 bool", part)
+                   for i, part in enumerate(parts))
+
+
+def test_every_series_keeps_what_the_comparisons_drop() -> None:
+    assert every_series('max by (a) (x{m="0.05", n!="1"}) > 1.5 * (x offset 15m) and x >= 1e6') \
+        == 'max by (a) (x{m="0.05", n!="1"}) > bool 1.5 * (x) and x >= bool 1e6'
+
+
+async def test_every_dashboard_query_and_rule_returns_data(
+        broker: EmbeddedBroker, prometheus: str, session: aiohttp.ClientSession) -> None:
+    await publish_scenario(broker.bootstrap, "crash-2020-03-12", positions=2_000, seed=1,
+                           steps=3, interval=0.5)
+    for title, expr in dashboard_queries():
+        result = await poll(session, prometheus, expr)
+        assert result, f"{title}: {expr} returned no data"
+        if "dead" in title.lower():
+            assert {float(r["value"][1]) for r in result} == {0.0}, (title, result)
+    for rule in rule_list():
+        expr = rule["record"] if "record" in rule else every_series(rule["expr"])
+        assert await poll(session, prometheus, expr), f"{rule.get('alert', expr)}: no data"
+    async with session.get(f"{prometheus}/api/v1/rules") as resp:
+        groups = (await resp.json())["data"]["groups"]
+    health = {r["name"]: (r["health"], r.get("lastError")) for g in groups for r in g["rules"]}
+    assert len(health) == len(rule_list())
+    assert all(state == "ok" for state, _ in health.values()), health

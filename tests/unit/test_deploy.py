@@ -1,4 +1,5 @@
-"""deploy/ and docker-compose.yml: what they configure is valid and consistent with the code."""
+"""deploy/: the Prometheus config, rules and Grafana dashboard are valid and consistent with
+the code (docker-compose.yml: test_compose.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from monitor.config import Settings, load_settings
+from monitor.config import load_settings
 from monitor.risk import ClusterGrid, PowerLawDepth, build_clusters, from_snapshot
 from monitor.stream.app import build_stream
 from monitor.stream.cascades.projection import project
@@ -23,8 +24,6 @@ DEPLOY = ROOT / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "liquidations.json"
-WORKER_WEB_PORT = 6066
-ENV_VARIABLES = {*Settings().to_env(), "MONITOR_CONFIG"}
 
 # PromQL words that are not metric names.
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "and",
@@ -90,12 +89,6 @@ def dashboard_exprs() -> list[str]:
     return [t["expr"] for p in doc["panels"] for t in p.get("targets", [])]
 
 
-def compose() -> dict[str, Any]:
-    """docker-compose.yml, parsed."""
-    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    return loaded
-
-
 def test_promtool_accepts_the_config() -> None:
     done = promtool("check", "config", str(PROMETHEUS / "prometheus.yml"))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -139,60 +132,6 @@ def test_dashboard_is_valid_and_uses_the_provisioned_datasource() -> None:
     for topic in ("cluster", "trigger", "amplification", "1 / 5 / 10 %", "events", "dead",
                   "latency"):
         assert topic in titles
-
-
-def test_compose_services_and_mounts_exist() -> None:
-    doc = compose()
-    services = doc["services"]
-    assert {"kafka", "worker-1", "worker-2", "ingester", "prometheus", "grafana"} <= set(services)
-    assert services["kafka"]["image"].startswith("apache/kafka:")
-    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    for name, service in services.items():
-        build = service.get("build")
-        if build:
-            assert (ROOT / build["context"] / build["dockerfile"]).is_file(), name
-        for volume in service.get("volumes", []):
-            source = volume.split(":")[0]
-            if source.startswith("."):
-                assert (ROOT / source).exists(), f"{name}: {source}"
-            else:
-                assert source in doc["volumes"], f"{name}: {source}"
-    assert "${RPC_URL" in " ".join(services["ingester"]["command"])
-
-
-def test_prometheus_scrapes_every_worker_at_its_web_port() -> None:
-    services = compose()["services"]
-    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
-    job = next(j for j in config["scrape_configs"] if j["job_name"] == "monitor-worker")
-    assert job["metrics_path"] == "/metrics"
-    targets = {t for sc in job["static_configs"] for t in sc["targets"]}
-    workers = {n for n, s in services.items() if s.get("command", [None])[0] == "worker"}
-    assert targets == {f"{w}:{WORKER_WEB_PORT}" for w in workers}
-    for worker in workers:
-        settings = load_settings(environ=services[worker]["environment"])
-        assert settings.web_port == WORKER_WEB_PORT
-        assert settings.web_host == "0.0.0.0"
-        assert settings.broker == "kafka://kafka:9092"
-        assert any(p.endswith(f":{WORKER_WEB_PORT}") for p in services[worker]["ports"])
-
-
-def test_compose_sets_only_variables_the_worker_reads() -> None:
-    for name, service in compose()["services"].items():
-        for variable in service.get("environment", {}):
-            if variable.startswith("MONITOR_"):
-                assert variable in ENV_VARIABLES, f"{name}: {variable}"
-
-
-def test_grafana_points_at_the_compose_prometheus() -> None:
-    services = compose()["services"]
-    datasource = yaml.safe_load(
-        (DEPLOY / "grafana/provisioning/datasources/prometheus.yml").read_text())["datasources"][0]
-    assert datasource["url"] == "http://prometheus:9090"
-    assert "9090:9090" in services["prometheus"]["ports"]
-    provider = yaml.safe_load(
-        (DEPLOY / "grafana/provisioning/dashboards/liquidations.yml").read_text())["providers"][0]
-    mounts = dict(v.split(":")[:2] for v in services["grafana"]["volumes"])
-    assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
 
 
 @pytest.mark.parametrize("expr", dashboard_exprs())
