@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any
 
 import aiohttp
 import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "9986339"  # the last commit before the redesign (timers, one positions agent)
@@ -88,3 +91,35 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     middle = ordered[len(ordered) // 2] if len(ordered) % 2 else \
         (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
     return {"p50": round(middle, 1), "p99": round(p99, 1), "max": round(ordered[-1], 1)}
+
+
+def snapshot(i: int, version: int = 1) -> bytes:
+    """A two-leg lending snapshot."""
+    return orjson.dumps({
+        "position_id": f"bench:{i}", "protocol": "aave-v3", "account": f"0x{i:040x}",
+        "kind": "lending",
+        "collateral": [{"asset": "WETH", "amount": 1.0 + i % 97, "liquidation_threshold": 0.825,
+                        "liquidation_bonus": 0.05}],
+        "debt": [{"asset": "USDC", "amount": 1500.0 + i % 89 * 10}],
+        "version": [version, 0], "timestamp": 1.7e9})
+
+
+async def preload(bootstrap: str, events: int) -> None:
+    """The input topics as the worker would create them, prices, then the snapshots."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in ("positions", "prices")])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
+    await producer.start()
+    try:
+        for asset, price in (("WETH", 3000.0), ("USDC", 1.0)):
+            await producer.send("prices", key=asset.encode(), value=orjson.dumps(
+                {"asset": asset, "price": price, "version": [1, 0], "timestamp": time.time()}))
+        for i in range(events):
+            await producer.send("positions", key=f"bench:{i}".encode(), value=snapshot(i))
+        await producer.flush()
+    finally:
+        await producer.stop()

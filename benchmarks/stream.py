@@ -24,47 +24,22 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from designs import BASELINE, PARTITIONS, Design, designs, get, percentiles, start_worker
+from designs import (
+    BASELINE,
+    Design,
+    designs,
+    get,
+    percentiles,
+    preload,
+    snapshot,
+    start_worker,
+)
 
 from monitor.localhost import free_port
 from monitor.run.broker import EmbeddedBroker
 
 TIMEOUT_S = 600.0
-
-
-def snapshot(i: int, version: int = 1) -> bytes:
-    """A two-leg lending snapshot."""
-    return orjson.dumps({
-        "position_id": f"bench:{i}", "protocol": "aave-v3", "account": f"0x{i:040x}",
-        "kind": "lending",
-        "collateral": [{"asset": "WETH", "amount": 1.0 + i % 97, "liquidation_threshold": 0.825,
-                        "liquidation_bonus": 0.05}],
-        "debt": [{"asset": "USDC", "amount": 1500.0 + i % 89 * 10}],
-        "version": [version, 0], "timestamp": 1.7e9})
-
-
-async def preload(bootstrap: str, events: int) -> None:
-    """The input topics as the worker would create them, prices, then the snapshots."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in ("positions", "prices")])
-    finally:
-        await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
-    await producer.start()
-    try:
-        for asset, price in (("WETH", 3000.0), ("USDC", 1.0)):
-            await producer.send("prices", key=asset.encode(), value=orjson.dumps(
-                {"asset": asset, "price": price, "version": [1, 0], "timestamp": 1.7e9}))
-        for i in range(events):
-            await producer.send("positions", key=f"bench:{i}".encode(), value=snapshot(i))
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 async def applied(session: aiohttp.ClientSession, base: str) -> float:

@@ -80,8 +80,7 @@ class PositionBook:
         cap = max(int(capacity), 1)
         self._n = 0
         self._width = max(int(width), 1)
-        self._row: dict[str, int] = {}
-        self._positions: list[Position] = []
+        self._row: dict[str, int] = {}  # the book keeps no Position objects: arrays only
         self._asset_code: dict[str, int] = {}
         self._asset_names: list[str] = []
         self._protocol_code: dict[str, int] = {}
@@ -119,10 +118,14 @@ class PositionBook:
         """The most legs any position has had."""
         return self._width
 
-    def get(self, position_id: str) -> Position | None:
-        """The position with this id, or None."""
+    def assets_of(self, position_id: str) -> frozenset[str]:
+        """The assets the position with this id holds (empty when it is not held)."""
         row = self._row.get(position_id)
-        return None if row is None else self._positions[row]
+        if row is None:
+            return frozenset()
+        start = int(self._start[row])
+        codes = self._legs.code[start:start + int(self._count[row])].tolist()
+        return frozenset(self._asset_names[code] for code in codes)
 
     def assets(self) -> frozenset[str]:
         """Every asset some held position touches."""
@@ -222,12 +225,10 @@ class PositionBook:
             self._n += 1
             self._row[pid] = row
             self._ids[row] = pid
-            self._positions.append(position)
             self._count[row] = 0
             start = self._legs.allocate(len(legs), self._start[:row + 1],
                                         self._count[:row + 1])
         else:
-            self._positions[row] = position
             self._unlink(row)
             start = int(self._start[row])
             if len(legs) != self._count[row]:
@@ -282,7 +283,6 @@ class PositionBook:
         self._count[rows] = counts
         self._ids[rows] = [position.position_id for position in new]
         self._row.update((position.position_id, n + i) for i, position in enumerate(new))
-        self._positions.extend(new)
         self._perp[rows] = [isinstance(position, PerpPosition) for position in new]
         self._protocol[rows] = [self._protocol_of(position.protocol) for position in new]
         self._close[rows] = [1.0 if isinstance(position, PerpPosition)
@@ -365,7 +365,6 @@ class PositionBook:
             moved = self._ids[last]
             self._row[moved] = row
             self._ids[row] = moved
-            self._positions[row] = self._positions[last]
             for a in (self._perp, self._protocol, self._close, self._recovery, self._held,
                       self._start, self._count):
                 a[row] = a[last]
@@ -373,7 +372,6 @@ class PositionBook:
                 self._indexes[code].rows[entry] = row
         self._ids[last] = None
         self._count[last] = 0
-        self._positions.pop()
         self._n = last
         return True
 

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Literal, cast
 
@@ -108,11 +109,13 @@ def batch_agent(ctx: Context, topic: TopicT, *, name: str, label: str, handle: B
                 if not batch:
                     return
                 started = time.perf_counter()
+                counted: Tally[Outcome] = Tally()
                 for each, handled in zip(batch, await handle(batch), strict=True):
                     if isinstance(handled, Rejected):
                         await ctx.dead_letters.reject(label, each, handled)
                     else:
-                        tally.count(handled)
+                        counted[handled] += 1
+                tally.count(counted)  # once per outcome and batch, not per record
                 tally.timed(batch, started)
                 for each in batch:
                     await stream.ack(each)

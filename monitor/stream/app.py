@@ -55,7 +55,7 @@ def canonical_url(settings: Settings) -> str:
     return f"http://{host}:{settings.web_port}"
 
 
-def _new_app(settings: Settings) -> faust.App:
+def new_app(settings: Settings) -> faust.App:
     """A Faust app configured from settings (loopback web view, short group timeouts)."""
     app = faust.App(
         settings.app_id,
@@ -102,7 +102,7 @@ def _health(stream: Stream) -> None:
 
 def build_stream(settings: Settings) -> Stream:
     """A fresh app with every feature wired, its web view and /metrics."""
-    ctx = Context(_new_app(settings), settings)
+    ctx = Context(new_app(settings), settings)
     partials = ctx.topic(ctx.internal(CLUSTER_PARTIALS))
     prices = Prices(ctx)
     positions = Positions(ctx, prices, partials)

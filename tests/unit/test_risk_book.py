@@ -72,8 +72,8 @@ def test_upserts_and_removals_keep_the_book_consistent(
         assert book.remove(pid) == (pid in held)
         held.pop(pid, None)
     assert len(book) == len(held)
-    assert all(pid in book and book.get(pid) == p for pid, p in held.items())
-    assert book.get("p99") is None and "p99" not in book
+    assert all(pid in book and book.assets_of(pid) == p.assets() for pid, p in held.items())
+    assert book.assets_of("p99") == frozenset() and "p99" not in book
     assert book.assets() == frozenset(a for p in held.values() for a in p.assets())
     assert_matches_scalar(book, held, PRICES)
 

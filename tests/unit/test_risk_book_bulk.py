@@ -36,7 +36,7 @@ def test_extend_equals_upserts(first: list[Position], second: list[Position],
     held = {p.position_id: p for p in [*first, *second, *first[:3]]}
     assert len(bulk) == len(single) == len(held)
     assert bulk.width == single.width and bulk.assets() == single.assets()
-    assert all(bulk.get(pid) == p for pid, p in held.items())
+    assert all(bulk.assets_of(pid) == p.assets() for pid, p in held.items())
     assert levels_by_id(bulk, quotes) == levels_by_id(single, quotes)
     assert_book_is_scalar(bulk, held, quotes)
     for i in removals:

@@ -142,11 +142,12 @@ def test_levels_already_returned_do_not_change() -> None:
 def test_leg_storage_is_reclaimed_when_positions_change_shape() -> None:
     book = PositionBook(capacity=4)
     wide = tuple(CollateralLeg(a, 1.0, 0.8) for a in ASSETS)
+    held: dict[str, Position] = {}
     for round_ in range(200):
         legs = wide[: 1 + round_ % 4]
         for i in range(4):
-            book.upsert(LendingPosition(f"p{i}", "spark", "0xa", legs,
-                                        (DebtLeg("USDC", 100.0 + round_),)))
-    held = {pid: p for pid in ("p0", "p1", "p2", "p3") if (p := book.get(pid)) is not None}
+            held[f"p{i}"] = LendingPosition(f"p{i}", "spark", "0xa", legs,
+                                            (DebtLeg("USDC", 100.0 + round_),))
+            book.upsert(held[f"p{i}"])
     assert_book_is_scalar(book, held, PRICES)
     assert book.nbytes() < 64 * 1024

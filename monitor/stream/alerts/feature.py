@@ -64,7 +64,8 @@ class Alerts:
         self.evaluator = Evaluator(self.cfg, self._propose)
         self.assets = AssetRules(self.cfg, self.evaluator, self.owns, prices.latest,
                                  clusters.board.merged)
-        self.position_rules = PositionRules(self.cfg, self.evaluator, ctx.partition_of)
+        self.position_rules = PositionRules(self.cfg, self.evaluator, ctx.partition_of,
+                                            positions.find)
         self.scanner = Coalescer("alerts-positions", self._scan, ctx.metrics, SCAN_SHARE)
         self.to_scan: set[int] = set()  # positions partitions whose books changed
         input_agent(ctx, self.topic, name="alerts", label=ALERTS, handle=self.outbox.apply)

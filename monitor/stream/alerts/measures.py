@@ -17,6 +17,7 @@ from monitor.risk import (
     LEVEL_SIDE,
     ClusterMap,
     MissingPrice,
+    Position,
     PositionBook,
     liquidatable_within,
     position_values,
@@ -176,8 +177,9 @@ class PositionRules:
     """Single-position rules over the books of the partitions this worker owns."""
 
     def __init__(self, cfg: AlertingConfig, evaluator: Evaluator,
-                 partition_of: Callable[[str], int]) -> None:
-        self.evaluator, self.partition_of = evaluator, partition_of
+                 partition_of: Callable[[str], int],
+                 find: Callable[[str], Position | None]) -> None:
+        self.evaluator, self.partition_of, self.find = evaluator, partition_of, find
         self.rules = [r for r in cfg.rules.values() if r.kind == "position_near_liquidation"]
 
     def scan(self, books: Mapping[int, PositionBook], prices: Mapping[str, float]) -> None:
@@ -206,7 +208,7 @@ class PositionRules:
         with np.errstate(invalid="ignore"):
             near = np.flatnonzero(hf - 1.0 <= rule.threshold * (1.0 + rule.margin))
         for i in near.tolist():
-            position = book.get(str(ids[i]))
+            position = self.find(str(ids[i]))  # decoded from the table: the book has arrays
             if position is None:
                 continue
             try:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 from monitor.risk import Position, PositionBook
 from monitor.wire import Closed
+
+LOAD_CHUNK: Final = 10_000  # recovered positions decoded before they go into a book
 
 
 @dataclass
@@ -24,9 +27,7 @@ class PartitionBook:
 
     def apply(self, update: Position | Closed) -> None:
         """Upsert or remove one position and mark the assets whose clusters it changes."""
-        old = self.book.get(update.position_id)
-        if old is not None:
-            self.dirty |= old.assets()
+        self.dirty |= self.book.assets_of(update.position_id)
         if isinstance(update, Closed):
             self.book.remove(update.position_id)
         else:
@@ -34,9 +35,8 @@ class PartitionBook:
             self.dirty |= update.assets()
 
     def load(self, positions: list[Position]) -> None:
-        """Bulk-load a recovered partition (one vectorised extend, not an upsert each)."""
+        """Bulk-load recovered positions (one vectorised extend, not an upsert each)."""
         self.book.extend(positions)
-        self.dirty |= self.book.assets()
 
     def price_moved(self, asset: str) -> None:
         """Mark out of date the clusters of every asset whose levels `asset`'s price moves."""
@@ -50,16 +50,22 @@ class Books:
     partitions: dict[int, PartitionBook] = field(default_factory=dict)
 
     def rebuild(self, owned: Iterable[int], positions: Iterable[tuple[int, Position]]) -> None:
-        """Replace every book by one built from `positions` for the `owned` partitions; all
-        assets of a rebuilt book are dirty, and so are those it published before."""
+        """Replace every book by one built from `positions` for the `owned` partitions, a
+        chunk at a time (never all of a recovery's Position objects at once); all assets of a
+        rebuilt book are dirty, and so are those it published before."""
         previous = self.partitions
         self.partitions = {p: PartitionBook() for p in owned}
         recovered: dict[int, list[Position]] = {p: [] for p in self.partitions}
         for partition, position in positions:
-            if partition in recovered:
-                recovered[partition].append(position)
+            chunk = recovered.get(partition)
+            if chunk is not None:
+                chunk.append(position)
+                if len(chunk) == LOAD_CHUNK:
+                    self.partitions[partition].load(chunk)
+                    chunk.clear()
         for partition, book in self.partitions.items():
             book.load(recovered[partition])
+            book.dirty |= book.book.assets()
             if partition in previous:
                 book.published = previous[partition].published
                 book.dirty |= book.published
@@ -70,14 +76,6 @@ class Books:
         if book is None:
             book = self.partitions[partition] = PartitionBook()
         book.apply(update)
-
-    def find(self, position_id: str) -> Position | None:
-        """The position with this id, if one of this worker's books holds it."""
-        for book in self.partitions.values():
-            position = book.book.get(position_id)
-            if position is not None:
-                return position
-        return None
 
     def holders(self, position_id: str) -> list[int]:
         """The partitions whose book holds this id (more than one means misplaced records)."""

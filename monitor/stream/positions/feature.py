@@ -32,7 +32,7 @@ from faust.types import EventT, TopicT
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from monitor.risk import ClusterGrid, Position, from_snapshot, to_snapshot
+from monitor.risk import ClusterGrid, Position
 from monitor.stream.agent import Outcome, batch_agent, input_agent
 from monitor.stream.announce import Announcer
 from monitor.stream.coalesce import Coalescer
@@ -40,11 +40,11 @@ from monitor.stream.context import Context
 from monitor.stream.partials import ClusterPartial
 from monitor.stream.positions.books import Books
 from monitor.stream.positions.changelog import BatchedWrites, TableWriter
+from monitor.stream.positions.stored import stored_position, stored_value, stored_version
 from monitor.stream.positions.views import register_views
 from monitor.stream.prices import Prices
 from monitor.wire import (
     POSITIONS,
-    Closed,
     PriceUpdate,
     Rejected,
     is_newer,
@@ -75,13 +75,6 @@ def pack(raws: Sequence[bytes], limit: int = PACK_BYTES) -> Iterator[bytes]:
         yield b"[" + b",".join(batch) + b"]"
 
 
-def table_value(update: Position | Closed, partition: int) -> dict[str, Any]:
-    """What the snapshot table stores: the version, the partition and the snapshot (None for
-    a closed position's tombstone)."""
-    snapshot = None if isinstance(update, Closed) else to_snapshot(update)
-    return {"version": list(update.version), "partition": partition, "snapshot": snapshot}
-
-
 class Positions:
     """Placement and keeper agents, the snapshot table, the books and the partial publisher."""
 
@@ -89,7 +82,7 @@ class Positions:
         self.ctx, self.prices, self.partials = ctx, prices, partials
         self.grid = ClusterGrid(step=ctx.settings.grid_step)
         self.placed = ctx.topic(ctx.internal(PLACED))
-        self.table = ctx.table("position-snapshots")
+        self.table = ctx.table("position-snapshots", raw_values=True)  # see stored.py
         self.books = Books()
         self.applied: Announcer[int] = Announcer()  # a partition's book took new snapshots
         self.forward: Forward = self._send_placed
@@ -164,8 +157,8 @@ class Positions:
                 self._misplaced(update.position_id, partition, home)
                 stray.setdefault(home, []).append(orjson.dumps(snapshot))
                 tally["forwarded"] += 1
-            elif is_newer(update.version, self._stored_version(update.position_id)):
-                self.writes.set(update.position_id, table_value(update, partition))
+            elif is_newer(update.version, stored_version(self.table.get(update.position_id))):
+                self.writes.set(update.position_id, stored_value(snapshot))
                 self.books.apply(partition, update)
                 tally["applied"] += 1
             else:
@@ -184,16 +177,16 @@ class Positions:
         log.warning("position %r arrived on partition %d of %s, placed on %d: forwarded",
                     position_id, partition, topic, home)
 
-    def _stored_version(self, position_id: str) -> list[int] | None:
-        """The version the table holds for a position (tombstones included), if any."""
-        stored = self.table.get(position_id)
-        return None if stored is None else stored["version"]
+    def find(self, position_id: str) -> Position | None:
+        """The open position with this id in the local snapshot table (decoded on demand)."""
+        return stored_position(self.table.get(position_id))
 
     def stored(self) -> Iterator[tuple[int, Position]]:
         """(partition, position) for every open position in the local snapshot table."""
-        for value in self.table.values():
-            if value and value.get("snapshot") is not None:
-                yield int(value["partition"]), from_snapshot(value["snapshot"])
+        for key, raw in self.table.items():
+            position = stored_position(raw)
+            if position is not None:
+                yield self.ctx.partition_of(key), position
 
     async def _rebuild(self) -> None:
         """Rebuild the books of the owned partitions from the recovered table."""

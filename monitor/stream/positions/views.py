@@ -12,7 +12,6 @@ from faust.web import Request, Response, View
 from monitor.risk import (
     MissingPrice,
     Position,
-    from_snapshot,
     health_factor,
     liquidation_prices,
     position_values,
@@ -67,10 +66,9 @@ def register_views(ctx: Context, positions: Positions) -> None:
             return error(view, 400, "position_id: 1-256 printable ASCII characters expected")
 
         async def local() -> Response:
-            stored = positions.table.get(position_id)
-            if stored is None or stored.get("snapshot") is None:
+            found = positions.find(position_id)
+            if found is None:
                 return error(view, 404, f"unknown or closed position {position_id!r}")
-            found = positions.books.find(position_id) or from_snapshot(stored["snapshot"])
             return answer(view, describe_position(found, positions.prices.values))
 
         return await routed(ctx, view, request, positions.table, position_id, local)

@@ -97,11 +97,12 @@ async def test_older_or_equal_version_never_overwrites(bench: Harness) -> None:
         await positions.put(snapshot(5, debt=500.0), key=b"aave-v3:1:0xabc")
         await positions.put(snapshot(4, debt=400.0), key=b"aave-v3:1:0xabc")
         await positions.put(snapshot(5, debt=999.0), key=b"aave-v3:1:0xabc")
-    stored = bench.pipe.position_table["aave-v3:1:0xabc"]
+    stored = orjson.loads(bench.pipe.position_table["aave-v3:1:0xabc"])
     assert stored["version"] == [5, 0]
-    assert stored["snapshot"]["debt"][0]["amount"] == 500.0
-    held = bench.pipe.books.find("aave-v3:1:0xabc")
+    assert stored["debt"][0]["amount"] == 500.0
+    held = bench.pipe.stream.positions.find("aave-v3:1:0xabc")
     assert held is not None and held.version == (5, 0)
+    assert bench.pipe.books.holders("aave-v3:1:0xabc") == [0]
 
 
 async def test_closed_leaves_a_tombstone_that_older_snapshots_cannot_resurrect(
@@ -110,9 +111,9 @@ async def test_closed_leaves_a_tombstone_that_older_snapshots_cannot_resurrect(
         await positions.put(snapshot(1), key=b"aave-v3:1:0xabc")
         await positions.put(snapshot(3, closed=True), key=b"aave-v3:1:0xabc")
         await positions.put(snapshot(2), key=b"aave-v3:1:0xabc")
-    assert bench.pipe.position_table["aave-v3:1:0xabc"] == {"version": [3, 0], "partition": 0,
-                                                     "snapshot": None}
-    assert bench.pipe.books.find("aave-v3:1:0xabc") is None
+    tombstone = orjson.loads(bench.pipe.position_table["aave-v3:1:0xabc"])
+    assert tombstone["version"] == [3, 0] and tombstone["closed"] is True
+    assert bench.pipe.stream.positions.find("aave-v3:1:0xabc") is None
     assert len(bench.pipe.books) == 0
 
 
@@ -137,7 +138,7 @@ async def test_bad_snapshots_are_dead_lettered_and_the_next_one_applies(
     assert letter["value"] == value.decode()
     assert bench.pipe.metrics.registry.get_sample_value(
         "monitor_dead_letters_total", {"topic": "positions", "reason": reason}) == 1
-    assert bench.pipe.position_table["aave-v3:1:0xabc"]["version"] == [1, 0]
+    assert orjson.loads(bench.pipe.position_table["aave-v3:1:0xabc"])["version"] == [1, 0]
 
 
 async def test_prices_are_versioned_and_validated(bench: Harness) -> None:

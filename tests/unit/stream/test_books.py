@@ -26,7 +26,7 @@ def test_an_update_marks_the_assets_of_the_old_and_new_position() -> None:
     assert {a for _, _, a in books.take_dirty()} == {"USDC", "WETH", "WBTC"}
     books.apply(0, Closed("p", (3, 0)))
     assert {a for _, _, a in books.take_dirty()} == {"USDC", "WBTC"}
-    assert len(books) == 0 and books.find("p") is None
+    assert len(books) == 0 and books.holders("p") == []
 
 
 def test_a_price_move_marks_only_the_assets_that_share_a_position_with_it() -> None:

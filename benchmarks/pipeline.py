@@ -1,0 +1,352 @@
+"""Benchmark: the positions path against the framework's own ceiling, as the book grows, and
+its recovery.
+
+python benchmarks/pipeline.py [--events 50000] [--repeat 3] [--growth 100000,500000]
+                              [--recovery 100000,1000000] [--stores memory://,rocksdb://]
+                              [--quick]
+
+consumers: one broker, --events snapshots preloaded into `positions` once; each round reads
+that same topic from the start with a raw aiokafka consumer (orjson decode), an empty Faust
+agent, a Faust agent writing one table entry per event (Faust's `table[k] = v`) and the
+product's worker (`monitor worker`: placement, keeper, table, book, partials), interleaved;
+medians of --repeat rounds and the ratios of the product to each.
+growth: for each --growth size a fresh broker and worker load that many distinct positions;
+the rate between 5 % and 20 % of the load (start) and between 80 % and 95 % (end), and RSS
+growth per position (from the first applied snapshot to the end).
+recovery: for each size and store, the snapshot table's changelog written as the keeper writes
+it, then a worker started on it: seconds to ready with every position in its books (cold: an
+empty data directory), and for RocksDB a restart on the same data directory (warm); RSS per
+position after the recovery.
+
+The Faust baselines run in child processes of this script (`--agent empty|table`), built with
+the product's own app factory and table declaration. Progress goes to stderr; one JSON object
+to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from designs import PARTITIONS, ROOT, Design, get, preload, snapshot, start_worker
+
+from monitor.config import Settings
+from monitor.localhost import free_port
+from monitor.run.broker import EmbeddedBroker
+from monitor.stream.app import new_app
+from monitor.stream.context import Context, partition_of
+from monitor.stream.positions.stored import stored_value
+from monitor.stream.worker import serve
+from monitor.wire import POSITIONS, parse_snapshot
+
+TIMEOUT_S = 1800.0
+PRODUCT = Design("product", ROOT)
+SNAPSHOT_TABLE = "position-snapshots"
+
+
+def say(text: str) -> None:
+    """Progress on stderr."""
+    print(f"pipeline: {text}", file=sys.stderr, flush=True)
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+async def raw_rate(bootstrap: str, events: int) -> float:
+    """Events/s of a plain aiokafka consumer decoding each value, first record to last."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(POSITIONS, p) for p in range(PARTITIONS)])
+        await consumer.seek_to_beginning()
+        count, first = 0, 0.0
+        while count < events:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batches.values():
+                if not first:
+                    first = time.perf_counter()
+                for record in records:
+                    orjson.loads(record.value)
+                count += len(records)
+        return (count - 1) / (time.perf_counter() - first)
+    finally:
+        await consumer.stop()
+
+
+def agent_main(mode: str, broker: str, events: int, app_id: str, port: int,
+               data: Path) -> None:
+    """Child process: an empty Faust agent, or one writing table[key] = value per event, on
+    the product's app and table declarations; prints its events/s and exits."""
+    settings = Settings(broker=broker, broker_flavor="tansu", web_port=port, data_dir=data,
+                        app_id=app_id, partitions=PARTITIONS, rebalance_timeout=4,
+                        session_timeout=4, heartbeat_interval=0.5)
+    ctx = Context(new_app(settings), settings)
+    table = ctx.table("bench-table", raw_values=True)
+    seen, first = 0, 0.0
+
+    async def consume(stream: Any) -> None:
+        """Count (and store) every event; report at the last."""
+        nonlocal seen, first
+        async for event in stream.events():
+            if mode == "table":
+                table[event.key.decode()] = event.value
+            seen += 1
+            if seen == 1:
+                first = time.perf_counter()
+            elif seen == events:
+                rate = (events - 1) / (time.perf_counter() - first)
+                os.write(1, orjson.dumps({"events_per_s": rate}) + b"\n")  # Faust owns sys.stdout
+                os._exit(0)
+
+    ctx.app.agent(ctx.topic(POSITIONS), name=f"bench-{mode}")(consume)
+    serve(ctx.app, "warning")
+
+
+def agent_rate(mode: str, broker: EmbeddedBroker, events: int, tmp: Path) -> float:
+    """Events/s of a Faust baseline agent in a child process."""
+    app_id = f"bench-{mode}-{time.time_ns()}"
+    child = subprocess.run(
+        [sys.executable, __file__, "--agent", mode, "--broker", broker.url,
+         "--events", str(events), "--app-id", app_id, "--port", str(free_port()),
+         "--data", str(tmp / app_id)],
+        capture_output=True, timeout=TIMEOUT_S, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    for line in child.stdout.decode().splitlines():
+        if line.startswith("{"):
+            return float(json.loads(line)["events_per_s"])
+    raise RuntimeError(f"{mode} agent reported nothing: {child.stderr.decode()[-2000:]}")
+
+
+async def held(session: aiohttp.ClientSession, base: str) -> tuple[bool, int]:
+    """(ready, positions in the books) of a worker (its /health/)."""
+    status, body = await get(session, f"{base}/health/")
+    if not isinstance(body, dict):
+        return False, 0
+    return status == 200, int(body.get("positions", 0))
+
+
+async def sample_load(base: str, pid: int, events: int, every: float
+                      ) -> list[tuple[float, int, int]]:
+    """(time, positions held, RSS) samples of a worker from its first held position until it
+    holds `events`."""
+    samples: list[tuple[float, int, int]] = []
+    started = time.monotonic()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        while True:
+            _, count = await held(session, base)
+            if count:
+                samples.append((time.perf_counter(), count, rss_bytes(pid)))
+                if count >= events:
+                    return samples
+            if time.monotonic() - started > TIMEOUT_S:
+                raise TimeoutError(f"worker held {count} of {events} positions")
+            await asyncio.sleep(every)
+
+
+def rate_between(samples: list[tuple[float, int, int]], lo: float, hi: float) -> float:
+    """Events/s between the first samples past fractions `lo` and `hi` of the final count."""
+    total = samples[-1][1]
+    a = next(s for s in samples if s[1] >= lo * total)
+    b = next(s for s in samples if s[1] >= hi * total)
+    return (b[1] - a[1]) / (b[0] - a[0]) if b[0] > a[0] else float("nan")
+
+
+def run_worker(broker: EmbeddedBroker, data: Path, log: Path, store: str, app_id: str,
+               probe: Callable[[str, int], Any]) -> Any:
+    """Start the product's worker, run `probe(base_url, pid)` against it, stop it."""
+    port = free_port()
+    worker = start_worker(PRODUCT, broker.url, port, data, log, app_id=app_id,
+                          MONITOR_STORE=store)
+    try:
+        return asyncio.run(probe(f"http://127.0.0.1:{port}", worker.pid))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+def product_load(broker: EmbeddedBroker, events: int, store: str, tmp: Path,
+                 every: float) -> list[tuple[float, int, int]]:
+    """Samples of a fresh product worker (its own group) loading the preloaded topic."""
+    app_id = f"bench-product-{time.time_ns()}"
+    return run_worker(broker, tmp / app_id, tmp / "product.log", store, app_id,
+                      partial(sample_load, events=events, every=every))
+
+
+def consumers(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Events/s of the four consumers of one preloaded topic, interleaved rounds."""
+    rates: dict[str, list[float]] = {"raw_aiokafka": [], "faust_empty_agent": [],
+                                     "faust_table_write_per_event": [], "product_worker": []}
+    with EmbeddedBroker() as broker:
+        say(f"preloading {args.events} snapshots")
+        asyncio.run(preload(broker.bootstrap, args.events))
+        for r in range(args.repeat):
+            say(f"consumers round {r + 1}/{args.repeat}")
+            rates["raw_aiokafka"].append(asyncio.run(raw_rate(broker.bootstrap, args.events)))
+            rates["faust_empty_agent"].append(agent_rate("empty", broker, args.events, tmp))
+            rates["faust_table_write_per_event"].append(
+                agent_rate("table", broker, args.events, tmp))
+            samples = product_load(broker, args.events, args.store, tmp, 0.2)
+            rates["product_worker"].append(rate_between(samples, 0.02, 0.98))
+            say(f"  {', '.join(f'{k} {v[-1]:.0f}' for k, v in rates.items())}")
+    medians = {k: round(statistics.median(v)) for k, v in rates.items()}
+    product = medians["product_worker"]
+    return {"events": args.events, "store": args.store, "rounds": args.repeat,
+            "events_per_s_median": medians, "events_per_s_all": {
+                k: [round(x) for x in v] for k, v in rates.items()},
+            "product_vs": {k: round(product / v, 2) for k, v in medians.items()
+                           if k != "product_worker"}}
+
+
+def growth(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Start and end rates of loading each --growth size, and RSS per position."""
+    out: dict[str, Any] = {}
+    for size in args.growth:
+        with EmbeddedBroker() as broker:
+            say(f"growth: preloading {size} snapshots")
+            asyncio.run(preload(broker.bootstrap, size))
+            say(f"growth: loading {size} ({args.store})")
+            samples = product_load(broker, size, args.store, tmp, 0.5)
+        start, end = rate_between(samples, 0.05, 0.2), rate_between(samples, 0.8, 0.95)
+        first, last = samples[0], samples[-1]
+        out[str(size)] = {"start_events_per_s": round(start), "end_events_per_s": round(end),
+                          "end_vs_start": round(end / start, 2),
+                          "rss_mb_end": round(last[2] / 2**20),
+                          "rss_bytes_per_position": round((last[2] - first[2])
+                                                          / (last[1] - first[1]))}
+        say(f"  {size}: {out[str(size)]}")
+    return out
+
+
+async def write_changelog(bootstrap: str, topic: str, size: int) -> None:
+    """The snapshot table's changelog as the keeper writes it: one stored value per position,
+    on the partition the app's hash places it on."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
+                                max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        for i in range(size):
+            raw = stored_value(orjson.loads(snapshot(i)))
+            parse_snapshot(orjson.loads(raw))  # the benchmark writes only valid values
+            key = f"bench:{i}"
+            await producer.send(topic, raw, key=key.encode(),
+                                partition=partition_of(key, PARTITIONS))
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def time_recovery(base: str, pid: int, size: int) -> dict[str, float]:
+    """Seconds from start to ready with `size` positions held, and RSS then."""
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        while True:
+            ready, count = await held(session, base)
+            if ready and count >= size:
+                return {"ready_s": time.perf_counter() - started, "rss": rss_bytes(pid)}
+            if time.perf_counter() - started > TIMEOUT_S:
+                raise TimeoutError(f"not recovered: {count} of {size}")
+            await asyncio.sleep(0.1)
+
+
+async def idle_rss(base: str, pid: int) -> int:
+    """RSS of a ready worker holding nothing."""
+    await time_recovery(base, pid, 0)
+    await asyncio.sleep(2.0)
+    return rss_bytes(pid)
+
+
+def recovery(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Cold (and for RocksDB warm) recovery of each size with each store."""
+    out: dict[str, Any] = {}
+    for size in args.recovery:
+        for store in args.stores:
+            with EmbeddedBroker() as broker:
+                app_id = f"bench-recovery-{time.time_ns()}"
+                log = tmp / "recovery.log"
+                say(f"recovery: {size} positions, {store}: creating the topics")
+                empty = run_worker(broker, tmp / f"{app_id}-empty", log, store, app_id,
+                                   idle_rss)
+                say(f"recovery: writing the changelog of {size} positions")
+                asyncio.run(write_changelog(broker.bootstrap,
+                                            f"{app_id}-{SNAPSHOT_TABLE}-changelog", size))
+                data = tmp / app_id
+                say("recovery: cold start")
+                cold = run_worker(broker, data, log, store, app_id,
+                                  partial(time_recovery, size=size))
+                result = {"cold_ready_s": round(cold["ready_s"], 1),
+                          "rss_mb": round(cold["rss"] / 2**20),
+                          "rss_bytes_per_position": round((cold["rss"] - empty) / size)}
+                if store.startswith("rocksdb"):
+                    say("recovery: warm restart")
+                    warm = run_worker(broker, data, log, store, app_id,
+                                      partial(time_recovery, size=size))
+                    result["warm_ready_s"] = round(warm["ready_s"], 1)
+                    result["warm_rss_bytes_per_position"] = round((warm["rss"] - empty) / size)
+            out[f"{size} {store}"] = result
+            say(f"  {size} {store}: {result}")
+    return out
+
+
+def sizes(text: str) -> list[int]:
+    """A comma-separated list of sizes ('' for none)."""
+    return [int(float(x)) for x in text.split(",") if x]
+
+
+def main() -> None:
+    """Run the sections and print one JSON object."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--growth", type=sizes, default=[100_000, 500_000])
+    parser.add_argument("--recovery", type=sizes, default=[100_000, 1_000_000])
+    parser.add_argument("--stores", type=lambda s: s.split(","),
+                        default=["memory://", "rocksdb://"])
+    parser.add_argument("--store", default="memory://", help="store of the load sections")
+    parser.add_argument("--quick", action="store_true",
+                        help="10k events, 1 round, growth 20k,50k, recovery 20k,100k")
+    parser.add_argument("--agent", choices=("empty", "table"), help=argparse.SUPPRESS)
+    parser.add_argument("--broker", help=argparse.SUPPRESS)
+    parser.add_argument("--app-id", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.agent:
+        agent_main(args.agent, args.broker, args.events, args.app_id, args.port, args.data)
+        return
+    if args.quick:
+        args.events, args.repeat = 10_000, 1
+        args.growth, args.recovery = [20_000, 50_000], [20_000, 100_000]
+    out: dict[str, Any] = {"benchmark": "pipeline", "cpus": os.cpu_count(),
+                           "date": time.strftime("%Y-%m-%d")}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.events:
+            out["consumers"] = consumers(args, Path(tmp))
+        if args.growth:
+            out["growth"] = growth(args, Path(tmp))
+        if args.recovery:
+            out["recovery"] = recovery(args, Path(tmp))
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
