@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -63,6 +63,23 @@ def say(text: str) -> None:
     print(f"pipeline: {text}", file=sys.stderr, flush=True)
 
 
+class Sample(NamedTuple):
+    """A worker observed: when, positions held, RSS bytes, CPU seconds used so far."""
+
+    t: float
+    count: int
+    rss: int
+    cpu: float
+
+
+class Rate(NamedTuple):
+    """A consumer's events/s and the CPU µs it spent per event (steadier than the rate on a
+    shared machine: the rate also counts the time other processes held the cores)."""
+
+    events_per_s: float
+    cpu_us_per_event: float
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of a process."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -71,7 +88,13 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-async def raw_rate(bootstrap: str, events: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def raw_rate(bootstrap: str, events: int) -> Rate:
     """Events/s of a plain aiokafka consumer decoding each value, first record to last."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
@@ -79,16 +102,17 @@ async def raw_rate(bootstrap: str, events: int) -> float:
     try:
         consumer.assign([TopicPartition(POSITIONS, p) for p in range(PARTITIONS)])
         await consumer.seek_to_beginning()
-        count, first = 0, 0.0
+        count, first, cpu = 0, 0.0, 0.0
         while count < events:
             batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
             for records in batches.values():
                 if not first:
-                    first = time.perf_counter()
+                    first, cpu = time.perf_counter(), time.process_time()
                 for record in records:
                     orjson.loads(record.value)
                 count += len(records)
-        return (count - 1) / (time.perf_counter() - first)
+        return Rate(count / (time.perf_counter() - first),
+                    (time.process_time() - cpu) / count * 1e6)
     finally:
         await consumer.stop()
 
@@ -102,27 +126,28 @@ def agent_main(mode: str, broker: str, events: int, app_id: str, port: int,
                         session_timeout=4, heartbeat_interval=0.5)
     ctx = Context(new_app(settings), settings)
     table = ctx.table("bench-table", raw_values=True)
-    seen, first = 0, 0.0
+    seen, first, cpu = 0, 0.0, 0.0
 
     async def consume(stream: Any) -> None:
         """Count (and store) every event; report at the last."""
-        nonlocal seen, first
+        nonlocal seen, first, cpu
         async for event in stream.events():
             if mode == "table":
                 table[event.key.decode()] = event.value
             seen += 1
             if seen == 1:
-                first = time.perf_counter()
+                first, cpu = time.perf_counter(), cpu_seconds(os.getpid())
             elif seen == events:
-                rate = (events - 1) / (time.perf_counter() - first)
-                os.write(1, orjson.dumps({"events_per_s": rate}) + b"\n")  # Faust owns sys.stdout
+                rate = Rate((events - 1) / (time.perf_counter() - first),
+                            (cpu_seconds(os.getpid()) - cpu) / (events - 1) * 1e6)
+                os.write(1, orjson.dumps(rate._asdict()) + b"\n")  # Faust owns sys.stdout
                 os._exit(0)
 
     ctx.app.agent(ctx.topic(POSITIONS), name=f"bench-{mode}")(consume)
     serve(ctx.app, "warning")
 
 
-def agent_rate(mode: str, broker: EmbeddedBroker, events: int, tmp: Path) -> float:
+def agent_rate(mode: str, broker: EmbeddedBroker, events: int, tmp: Path) -> Rate:
     """Events/s of a Faust baseline agent in a child process."""
     app_id = f"bench-{mode}-{time.time_ns()}"
     child = subprocess.run(
@@ -132,7 +157,7 @@ def agent_rate(mode: str, broker: EmbeddedBroker, events: int, tmp: Path) -> flo
         capture_output=True, timeout=TIMEOUT_S, env={**os.environ, "PYTHONPATH": str(ROOT)})
     for line in child.stdout.decode().splitlines():
         if line.startswith("{"):
-            return float(json.loads(line)["events_per_s"])
+            return Rate(**json.loads(line))
     raise RuntimeError(f"{mode} agent reported nothing: {child.stderr.decode()[-2000:]}")
 
 
@@ -144,17 +169,17 @@ async def held(session: aiohttp.ClientSession, base: str) -> tuple[bool, int]:
     return status == 200, int(body.get("positions", 0))
 
 
-async def sample_load(base: str, pid: int, events: int, every: float
-                      ) -> list[tuple[float, int, int]]:
-    """(time, positions held, RSS) samples of a worker from its first held position until it
+async def sample_load(base: str, pid: int, events: int, every: float) -> list[Sample]:
+    """Samples of a worker from its first held position until it
     holds `events`."""
-    samples: list[tuple[float, int, int]] = []
+    samples: list[Sample] = []
     started = time.monotonic()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         while True:
             _, count = await held(session, base)
             if count:
-                samples.append((time.perf_counter(), count, rss_bytes(pid)))
+                samples.append(Sample(time.perf_counter(), count, rss_bytes(pid),
+                                      cpu_seconds(pid)))
                 if count >= events:
                     return samples
             if time.monotonic() - started > TIMEOUT_S:
@@ -162,12 +187,14 @@ async def sample_load(base: str, pid: int, events: int, every: float
             await asyncio.sleep(every)
 
 
-def rate_between(samples: list[tuple[float, int, int]], lo: float, hi: float) -> float:
-    """Events/s between the first samples past fractions `lo` and `hi` of the final count."""
-    total = samples[-1][1]
-    a = next(s for s in samples if s[1] >= lo * total)
-    b = next(s for s in samples if s[1] >= hi * total)
-    return (b[1] - a[1]) / (b[0] - a[0]) if b[0] > a[0] else float("nan")
+def rate_between(samples: list[Sample], lo: float, hi: float) -> Rate:
+    """The rate between the first samples past fractions `lo` and `hi` of the final count."""
+    total = samples[-1].count
+    a = next(s for s in samples if s.count >= lo * total)
+    b = next(s for s in samples if s.count >= hi * total)
+    if b.count == a.count:
+        raise RuntimeError("too few samples: load more events")
+    return Rate((b.count - a.count) / (b.t - a.t), (b.cpu - a.cpu) / (b.count - a.count) * 1e6)
 
 
 def run_worker(broker: EmbeddedBroker, data: Path, log: Path, store: str, app_id: str,
@@ -184,7 +211,7 @@ def run_worker(broker: EmbeddedBroker, data: Path, log: Path, store: str, app_id
 
 
 def product_load(broker: EmbeddedBroker, events: int, store: str, tmp: Path,
-                 every: float) -> list[tuple[float, int, int]]:
+                 every: float) -> list[Sample]:
     """Samples of a fresh product worker (its own group) loading the preloaded topic."""
     app_id = f"bench-product-{time.time_ns()}"
     return run_worker(broker, tmp / app_id, tmp / "product.log", store, app_id,
@@ -192,9 +219,10 @@ def product_load(broker: EmbeddedBroker, events: int, store: str, tmp: Path,
 
 
 def consumers(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    """Events/s of the four consumers of one preloaded topic, interleaved rounds."""
-    rates: dict[str, list[float]] = {"raw_aiokafka": [], "faust_empty_agent": [],
-                                     "faust_table_write_per_event": [], "product_worker": []}
+    """Events/s (and CPU µs per event) of the four consumers of one preloaded topic,
+    interleaved rounds; medians and the product's ratios to each."""
+    rates: dict[str, list[Rate]] = {"raw_aiokafka": [], "faust_empty_agent": [],
+                                    "faust_table_write_per_event": [], "product_worker": []}
     with EmbeddedBroker() as broker:
         say(f"preloading {args.events} snapshots")
         asyncio.run(preload(broker.bootstrap, args.events))
@@ -206,14 +234,20 @@ def consumers(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 agent_rate("table", broker, args.events, tmp))
             samples = product_load(broker, args.events, args.store, tmp, 0.2)
             rates["product_worker"].append(rate_between(samples, 0.02, 0.98))
-            say(f"  {', '.join(f'{k} {v[-1]:.0f}' for k, v in rates.items())}")
-    medians = {k: round(statistics.median(v)) for k, v in rates.items()}
-    product = medians["product_worker"]
+            say("  " + ", ".join(f"{k} {v[-1].events_per_s:.0f}/s "
+                                 f"{v[-1].cpu_us_per_event:.0f} µs" for k, v in rates.items()))
+    speed = {k: round(statistics.median(r.events_per_s for r in v)) for k, v in rates.items()}
+    cost = {k: round(statistics.median(r.cpu_us_per_event for r in v), 1)
+            for k, v in rates.items()}
+    product = "product_worker"
     return {"events": args.events, "store": args.store, "rounds": args.repeat,
-            "events_per_s_median": medians, "events_per_s_all": {
-                k: [round(x) for x in v] for k, v in rates.items()},
-            "product_vs": {k: round(product / v, 2) for k, v in medians.items()
-                           if k != "product_worker"}}
+            "events_per_s_median": speed, "cpu_us_per_event_median": cost,
+            "events_per_s_all": {k: [round(r.events_per_s) for r in v]
+                                 for k, v in rates.items()},
+            "product_rate_vs": {k: round(speed[product] / v, 2) for k, v in speed.items()
+                                if k != product},
+            "product_cpu_vs": {k: round(v / cost[product], 2) for k, v in cost.items()
+                               if k != product}}
 
 
 def growth(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -227,11 +261,14 @@ def growth(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             samples = product_load(broker, size, args.store, tmp, 0.5)
         start, end = rate_between(samples, 0.05, 0.2), rate_between(samples, 0.8, 0.95)
         first, last = samples[0], samples[-1]
-        out[str(size)] = {"start_events_per_s": round(start), "end_events_per_s": round(end),
-                          "end_vs_start": round(end / start, 2),
-                          "rss_mb_end": round(last[2] / 2**20),
-                          "rss_bytes_per_position": round((last[2] - first[2])
-                                                          / (last[1] - first[1]))}
+        out[str(size)] = {
+            "start_events_per_s": round(start.events_per_s),
+            "end_events_per_s": round(end.events_per_s),
+            "end_vs_start": round(end.events_per_s / start.events_per_s, 2),
+            "start_cpu_us_per_event": round(start.cpu_us_per_event, 1),
+            "end_cpu_us_per_event": round(end.cpu_us_per_event, 1),
+            "rss_mb_end": round(last.rss / 2**20),
+            "rss_bytes_per_position": round((last.rss - first.rss) / (last.count - first.count))}
         say(f"  {size}: {out[str(size)]}")
     return out
 

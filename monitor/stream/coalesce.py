@@ -7,6 +7,11 @@ seconds the next one starts no sooner than t·(1/share − 1) later, so derived 
 are urgent and use the larger `urgent_share`: idle, a pass takes a millisecond or two, so the
 answer is fresh as soon as the pass that follows the change ends; under a backfill, position
 changes alone get the smaller share and leave the rest to ingestion.
+
+A pass's own time is not all it costs: what it sends is encoded, written and merged downstream
+after it ends. A coalescer given `min_gap` therefore also waits at least that long between
+passes of non-urgent changes (a backfill republishes at most 1/min_gap times a second); the
+first change after a quiet spell still starts a pass at once.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ class Coalescer:
     """Runs `work` once per burst of changes, never concurrently with itself."""
 
     def __init__(self, name: str, work: Callable[[], Awaitable[None]], metrics: Metrics,
-                 share: float, urgent_share: float | None = None) -> None:
+                 share: float, urgent_share: float | None = None,
+                 min_gap: float = 0.0) -> None:
         for value in (share, urgent_share or share):
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"share: {value!r} outside (0, 1]")
@@ -39,6 +45,7 @@ class Coalescer:
         self.work = work
         self.share = share
         self.urgent_share = max(urgent_share or share, share)
+        self.min_gap = min_gap
         self._seconds = metrics.passes.labels(name)
         self._failures = metrics.pass_failures.labels(name)
         self._wanted = asyncio.Event()
@@ -71,7 +78,7 @@ class Coalescer:
             await self.run_once()
             took = time.perf_counter() - started
             await asyncio.sleep(_gap(took, self.urgent_share))
-            rest = _gap(took, self.share) - _gap(took, self.urgent_share)
+            rest = max(_gap(took, self.share), self.min_gap) - _gap(took, self.urgent_share)
             if rest > 0 and not self._urgent.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._urgent.wait(), rest)

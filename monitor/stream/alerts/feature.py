@@ -42,6 +42,7 @@ from monitor.wire import ALERT_DELIVERIES, ALERTS, AlertRecord, PriceUpdate, Rej
 
 log = logging.getLogger(__name__)
 SCAN_SHARE: Final = 0.1  # most of the event loop the position rules' scans may take
+SCAN_GAP: Final = 0.5  # seconds between scans while books keep changing (a scan is O(book))
 
 
 class Alerts:
@@ -66,7 +67,8 @@ class Alerts:
                                  clusters.board.merged)
         self.position_rules = PositionRules(self.cfg, self.evaluator, ctx.partition_of,
                                             positions.find)
-        self.scanner = Coalescer("alerts-positions", self._scan, ctx.metrics, SCAN_SHARE)
+        self.scanner = Coalescer("alerts-positions", self._scan, ctx.metrics, SCAN_SHARE,
+                                 min_gap=SCAN_GAP)
         self.to_scan: set[int] = set()  # positions partitions whose books changed
         input_agent(ctx, self.topic, name="alerts", label=ALERTS, handle=self.outbox.apply)
         input_agent(ctx, self.deliveries, name="alert-deliveries",

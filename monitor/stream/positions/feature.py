@@ -57,6 +57,7 @@ PLACED: Final = "positions-by-id"  # internal topic suffix
 PLACE_BATCH: Final = 1000  # most records the placement agent handles at once
 PLACE_LINGER: Final = 0.004  # seconds it waits for a batch to fill while records flow
 PACK_BYTES: Final = 256 * 1024  # most snapshot bytes in one internal record
+REPUBLISH_GAP: Final = 0.5  # seconds between partials passes while positions keep changing
 Forward = Callable[[int, bytes], Awaitable[None]]
 
 
@@ -88,7 +89,8 @@ class Positions:
         self.forward: Forward = self._send_placed
         self.writes: TableWriter = BatchedWrites(ctx.app, self.table)
         self.publisher = Coalescer("partials", self._publish, ctx.metrics,
-                                   ctx.settings.recompute_share, ctx.settings.urgent_share)
+                                   ctx.settings.recompute_share, ctx.settings.urgent_share,
+                                   min_gap=REPUBLISH_GAP)
         self.misplaced = Counter("monitor_misplaced_records",
                                  "Records found on another partition than the app's hash "
                                  "places them on (forwarded to the right one)", ["topic"],

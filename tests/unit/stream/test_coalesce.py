@@ -102,3 +102,27 @@ def test_an_announcement_reaches_every_subscriber_once() -> None:
     news.subscribe(lambda n: heard.append(("b", n)))
     news.announce(7)
     assert heard == [("a", 7), ("b", 7)]
+
+
+async def test_min_gap_holds_back_sustained_changes_but_not_urgent_ones() -> None:
+    passes = 0
+    second = asyncio.Event()
+
+    async def work() -> None:
+        nonlocal passes
+        passes += 1
+        if passes == 2:
+            second.set()
+
+    coalescer = Coalescer("test", work, Metrics(), share=1.0, min_gap=600.0)
+    task = asyncio.create_task(coalescer.run())
+    try:
+        coalescer.poke()  # after a quiet spell: a pass at once
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            coalescer.poke()  # changes keep coming: held back by the gap
+        assert passes == 1
+        coalescer.poke(urgent=True)
+        await asyncio.wait_for(second.wait(), 30)
+    finally:
+        task.cancel()
