@@ -26,6 +26,10 @@ from monitor.stream.metrics import Metrics
 from monitor.wire import DEAD_LETTERS
 
 PRODUCER_BUFFER: Final = 10_000
+# RocksDB memory per table partition, bounded: Faust's defaults (a 2 GiB block cache and three
+# 64 MiB write buffers per partition) let a recovered store hold more than its positions' books.
+ROCKSDB_OPTIONS: Final = {"block_cache_size": 32 * 2**20, "write_buffer_size": 16 * 2**20,
+                          "max_write_buffer_number": 2}
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -96,7 +100,8 @@ class Context:
         Faust writes a change to the partition of the event being processed; a table written
         outside any stream's iteration (`by_key`) writes it to partition_of(key) instead."""
         options: dict[str, Any] = {"partitions": self.partitions, "key_type": str,
-                                   "on_changelog_event": on_changelog_event}
+                                   "on_changelog_event": on_changelog_event,
+                                   "options": dict(ROCKSDB_OPTIONS)}  # the store pops keys
         if raw_values:
             options["value_type"] = bytes
         created: Any = (self.app.GlobalTable(name, recovery_buffer_size=1, **options)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import faust
+from aiohttp import web
 from faust.sensors.monitor import Monitor
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP, EventT, StreamT
@@ -120,4 +121,5 @@ class Metrics:
         @app.page("/metrics")
         async def metrics(view: View, request: Request) -> Response:
             """Every metric of this worker, in Prometheus' text format."""
-            return view.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+            return cast(Response, web.Response(body=generate_latest(registry),
+                                               headers={"Content-Type": CONTENT_TYPE_LATEST}))
