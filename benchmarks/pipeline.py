@@ -16,7 +16,8 @@ growth per position (from the first applied snapshot to the end).
 recovery: for each size and store, the snapshot table's changelog written as the keeper writes
 it, then a worker started on it: seconds to ready with every position in its books (cold: an
 empty data directory), and for RocksDB a restart on the same data directory (warm); RSS per
-position after the recovery.
+position after the recovery (over an idle worker's, whose own start-to-ready time is given as
+empty_ready_s: what a restart costs with nothing to recover).
 
 The Faust baselines run in child processes of this script (`--agent empty|table`), built with
 the product's own app factory and table declaration. Progress goes to stderr; one JSON object
@@ -304,11 +305,11 @@ async def time_recovery(base: str, pid: int, size: int) -> dict[str, float]:
             await asyncio.sleep(0.1)
 
 
-async def idle_rss(base: str, pid: int) -> int:
-    """RSS of a ready worker holding nothing."""
-    await time_recovery(base, pid, 0)
+async def idle(base: str, pid: int) -> dict[str, float]:
+    """Seconds to ready and RSS (after a settling pause) of a worker holding nothing."""
+    ready = await time_recovery(base, pid, 0)
     await asyncio.sleep(2.0)
-    return rss_bytes(pid)
+    return {"ready_s": ready["ready_s"], "rss": rss_bytes(pid)}
 
 
 def recovery(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -320,8 +321,7 @@ def recovery(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 app_id = f"bench-recovery-{time.time_ns()}"
                 log = tmp / "recovery.log"
                 say(f"recovery: {size} positions, {store}: creating the topics")
-                empty = run_worker(broker, tmp / f"{app_id}-empty", log, store, app_id,
-                                   idle_rss)
+                empty = run_worker(broker, tmp / f"{app_id}-empty", log, store, app_id, idle)
                 say(f"recovery: writing the changelog of {size} positions")
                 asyncio.run(write_changelog(broker.bootstrap,
                                             f"{app_id}-{SNAPSHOT_TABLE}-changelog", size))
@@ -329,15 +329,17 @@ def recovery(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 say("recovery: cold start")
                 cold = run_worker(broker, data, log, store, app_id,
                                   partial(time_recovery, size=size))
-                result = {"cold_ready_s": round(cold["ready_s"], 1),
+                result = {"empty_ready_s": round(empty["ready_s"], 1),
+                          "cold_ready_s": round(cold["ready_s"], 1),
                           "rss_mb": round(cold["rss"] / 2**20),
-                          "rss_bytes_per_position": round((cold["rss"] - empty) / size)}
+                          "rss_bytes_per_position": round((cold["rss"] - empty["rss"]) / size)}
                 if store.startswith("rocksdb"):
                     say("recovery: warm restart")
                     warm = run_worker(broker, data, log, store, app_id,
                                       partial(time_recovery, size=size))
                     result["warm_ready_s"] = round(warm["ready_s"], 1)
-                    result["warm_rss_bytes_per_position"] = round((warm["rss"] - empty) / size)
+                    result["warm_rss_bytes_per_position"] = round(
+                        (warm["rss"] - empty["rss"]) / size)
             out[f"{size} {store}"] = result
             say(f"  {size} {store}: {result}")
     return out
@@ -374,7 +376,8 @@ def main() -> None:
         args.events, args.repeat = 10_000, 1
         args.growth, args.recovery = [20_000, 50_000], [20_000, 100_000]
     out: dict[str, Any] = {"benchmark": "pipeline", "cpus": os.cpu_count(),
-                           "date": time.strftime("%Y-%m-%d")}
+                           "date": time.strftime("%Y-%m-%d"),
+                           "load_average_at_start": round(os.getloadavg()[1], 1)}
     with tempfile.TemporaryDirectory() as tmp:
         if args.events:
             out["consumers"] = consumers(args, Path(tmp))
@@ -382,6 +385,7 @@ def main() -> None:
             out["growth"] = growth(args, Path(tmp))
         if args.recovery:
             out["recovery"] = recovery(args, Path(tmp))
+    out["load_average_at_end"] = round(os.getloadavg()[1], 1)  # 5-minute averages
     print(json.dumps(out))
 
 
