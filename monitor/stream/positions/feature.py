@@ -159,7 +159,8 @@ class Positions:
                 self._misplaced(update.position_id, partition, home)
                 stray.setdefault(home, []).append(orjson.dumps(snapshot))
                 tally["forwarded"] += 1
-            elif is_newer(update.version, stored_version(self.table.get(update.position_id))):
+            elif is_newer(update.version,  # the store itself: no sensor call per read
+                          stored_version(self.table.data.get(update.position_id))):
                 self.writes.set(update.position_id, stored_value(snapshot))
                 self.books.apply(partition, update)
                 tally["applied"] += 1
