@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -24,6 +24,10 @@ from monitor.localhost import free_port
 from monitor.stream.worker import start_worker_process, wait_until_ready
 
 T = TypeVar("T")
+
+# the crash scenario's book at which WETH's cascade trigger is significant under the default
+# [cascade] condition (it liquidates $50M, or moves the price 1 % beyond the shock)
+SIGNIFICANT_BOOK: Final = 10_000
 
 
 @dataclass
