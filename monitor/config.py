@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from monitor.limits import Limits
 from monitor.risk import ConstantProductDepth, DepthModel, PowerLawDepth
 
 T = TypeVar("T")
@@ -81,9 +82,20 @@ class Settings:
     rebalance_timeout: float = 10.0
     session_timeout: float = 10.0
     heartbeat_interval: float = 1.0
+    max_record_bytes: int = Limits.max_record_bytes
+    max_legs: int = Limits.max_legs
+    max_assets: int = Limits.max_assets
+    max_version: int = Limits.max_version
+    version_margin: int = Limits.version_margin
     assets: Mapping[str, AssetConfig] = field(default_factory=dict)
     protocols: Mapping[str, ProtocolConfig] = field(default_factory=dict)
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
+
+    @property
+    def limits(self) -> Limits:
+        """What one input record may hold (README "Reliability")."""
+        return Limits(self.max_record_bytes, self.max_legs, self.max_assets, self.max_version,
+                      self.version_margin)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and `monitor run` use it)."""
@@ -152,6 +164,11 @@ _ENV: Final[dict[str, tuple[str, Callable[[str], Any]]]] = {
     "MONITOR_REBALANCE_TIMEOUT": ("rebalance_timeout", _positive(float)),
     "MONITOR_SESSION_TIMEOUT": ("session_timeout", _positive(float)),
     "MONITOR_HEARTBEAT_INTERVAL": ("heartbeat_interval", _positive(float)),
+    "MONITOR_MAX_RECORD_BYTES": ("max_record_bytes", _positive(int)),
+    "MONITOR_MAX_LEGS": ("max_legs", _positive(int)),
+    "MONITOR_MAX_ASSETS": ("max_assets", _positive(int)),
+    "MONITOR_MAX_VERSION": ("max_version", _positive(int)),
+    "MONITOR_VERSION_MARGIN": ("version_margin", _positive(int)),
 }
 
 
