@@ -78,6 +78,8 @@ class Settings:
     recompute_share: float = 0.1  # most of the loop's time partials may take under load
     urgent_share: float = 0.5  # ... when a price moved (the answer users wait for)
     route_timeout: float = 5.0  # seconds a query forwarded to its key's owner may take
+    web_token: str | None = field(default=None, repr=False)  # bearer token guarding the views
+    metrics_open: bool = False  # /metrics served without the token
     app_id: str = "liquidation-monitor"
     rebalance_timeout: float = 10.0
     session_timeout: float = 10.0
@@ -138,6 +140,14 @@ def _choice(options: tuple[str, ...], *, prefix: bool = False) -> Callable[[str]
     return parse
 
 
+def _flag(text: str) -> bool:
+    """true/false, 1/0, yes/no."""
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"must be true or false, got {text!r}")
+    return lowered in ("true", "1", "yes")
+
+
 def _broker_url(text: str) -> str:
     """A Kafka URL; a bare host:port gets the kafka:// scheme."""
     text = text.strip()
@@ -160,6 +170,8 @@ _ENV: Final[dict[str, tuple[str, Callable[[str], Any]]]] = {
     "MONITOR_RECOMPUTE_SHARE": ("recompute_share", _fraction),
     "MONITOR_URGENT_SHARE": ("urgent_share", _fraction),
     "MONITOR_ROUTE_TIMEOUT": ("route_timeout", _positive(float)),
+    "MONITOR_WEB_TOKEN": ("web_token", lambda text: text or None),
+    "MONITOR_METRICS_OPEN": ("metrics_open", _flag),
     "MONITOR_APP_ID": ("app_id", str),
     "MONITOR_REBALANCE_TIMEOUT": ("rebalance_timeout", _positive(float)),
     "MONITOR_SESSION_TIMEOUT": ("session_timeout", _positive(float)),
