@@ -7,7 +7,6 @@ views move on with the next good record."""
 from __future__ import annotations
 
 import json
-import math
 import time
 import urllib.error
 import urllib.parse
@@ -93,7 +92,9 @@ def canary(worker: Worker, bootstrap: str, n: int) -> None:
         assert status == 200 and body["version"] == [n, 0], (status, body)
         status, body = worker.get(f"/clusters/{CANARY}/")
         assert status == 200 and body["price"] == 10.0 + n, (status, body)
-        assert math.isclose(sum(lvl["quantity"] for lvl in body["levels"]), n)
+        liquidation = 1.0 / (0.8 * n)  # USDC debt 1 over n CANARY at threshold 0.8
+        assert [lvl["price_low"] <= liquidation <= lvl["price_high"]
+                for lvl in body["levels"]] == [True], body["levels"]
     eventually(shown)
 
 
