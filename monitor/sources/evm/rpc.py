@@ -49,6 +49,29 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
+class Scrubbed(logging.Filter):
+    """A handler filter that takes a node URL's secret parts out of every record (web3 logs
+    the whole URL it connects to)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without the URL's secrets; keep every record."""
+        message = record.getMessage()
+        cleaned = scrub(message, self.url)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def scrub_logs(url: str) -> None:
+    """Keep `url`'s secrets out of everything the root logger's handlers write."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Scrubbed(url))
+
+
 @dataclass
 class Backoff:
     """Exponential backoff with full jitter: sleep U(0, min(cap, base·2^attempt))."""
@@ -107,9 +130,13 @@ class Rpc:
 
     async def connect(self) -> Rpc:
         """Open the connection (WebSocket) and check that the node answers."""
-        if self.websocket:
-            await self.backoff.run(self.w3.provider.connect, f"connect {redact(self.url)}")
-        await self.call("eth_chainId", [])
+        try:
+            if self.websocket:
+                await self.backoff.run(self.w3.provider.connect, f"connect {redact(self.url)}")
+            await self.call("eth_chainId", [])
+        except BaseException:
+            await self.close()  # the provider's session, even when the node never answered
+            raise
         return self
 
     async def close(self) -> None:
