@@ -70,8 +70,8 @@ async def send(producer: AIOKafkaProducer, topic: str, key: str, value: bytes) -
 
 
 def usdc(version: int) -> bytes:
-    """A USDC price update (its value wobbles so every tick changes the levels)."""
-    return orjson.dumps({"asset": "USDC", "price": 1.0 + (version % 2) * 1e-4,
+    """A USDC price update (its value moves so every tick changes the levels)."""
+    return orjson.dumps({"asset": "USDC", "price": 1.0 + version * 1e-5,
                          "version": [version, 0], "timestamp": time.time()})
 
 
@@ -87,8 +87,8 @@ async def ticks(session: aiohttp.ClientSession, producer: AIOKafkaProducer, base
             if status == 200 and body["price_versions"].get("USDC") == [version, 0]:
                 break
             if time.perf_counter() - sent > 60:
-                raise TimeoutError(f"tick {version} not served")
-            await asyncio.sleep(0.002)
+                raise TimeoutError(f"tick {version} not served: {status} {str(body)[:300]}")
+            await asyncio.sleep(0.01)
         latencies.append((time.perf_counter() - sent) * 1e3)
         await asyncio.sleep(0.2)
     return latencies
@@ -109,7 +109,9 @@ async def measure(bootstrap: str, base: str, positions: int, count: int) -> dict
                 await producer.send("positions", key=f"bench:{i}".encode(),
                                     value=lending(i, weth(i)))
             await producer.flush()
+            print("poison: positions sent", file=sys.stderr, flush=True)
             await ticks(session, producer, base, 2, 3)  # the book is loaded and warm
+            print("poison: warm", file=sys.stderr, flush=True)
             without = await ticks(session, producer, base, 10, count)
             await send(producer, "positions", f"bench:{positions}", maximal(positions))
             await send(producer, "positions", f"bench:{positions + 1}",

@@ -133,6 +133,9 @@ def test_the_poison_issue_10_found_is_dead_lettered_and_changes_nothing(
         ("positions", "x" * 300, {**base, "position_id": "x" * 300}),
         ("prices", "WETH", price("WETH", 3000.0, version=2**64 - 1)),
         ("prices", "WETH", price("WETH", 1e308, version=3)),
+        # a feed stale on arrival: its staleness wake-up once re-armed itself in the past,
+        # holding the event loop for good
+        ("prices", "STALEFEED", {**price("STALEFEED", 1.0), "timestamp": 1.7e9}),
     ]
     produce(module_broker.bootstrap, poison)
     produce(module_broker.bootstrap, [("prices", "WETH", price("WETH", 2990.0, version=4))])
