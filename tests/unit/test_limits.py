@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from monitor.config import load_settings
+from monitor.config import ConfigError, load_settings
 from monitor.limits import DEAD_LETTER_BYTES, DEAD_LETTER_HEAD, ChainHeads, Limits
 from monitor.wire import (
     DEFAULT_LIMITS,
@@ -144,3 +144,11 @@ def test_a_record_within_the_limit_keeps_every_byte() -> None:
     assert body["value"] == value.decode() and "value_truncated" not in body
     assert Limits().oversized(b"k", value) is None
     assert Limits().oversized(b"k", value * 2) == 120_003
+
+
+@pytest.mark.parametrize(("name", "text"), [("MONITOR_MAX_RECORD_BYTES", "0"),
+                                            ("MONITOR_MAX_LEGS", "-1"),
+                                            ("MONITOR_METRICS_OPEN", "maybe")])
+def test_a_limit_that_cannot_be_used_is_a_config_error(name: str, text: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(environ={name: text})
