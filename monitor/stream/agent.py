@@ -127,12 +127,14 @@ def batch_agent(ctx: Context, topic: TopicT, *, name: str, label: str, handle: B
                 refused = [oversized(each, limits) for each in batch]
                 fitting = [each for each, no in zip(batch, refused, strict=True) if no is None]
                 outcomes = iter(await handle(fitting) if fitting else ())
+                letters = []
                 for each, refusal in zip(batch, refused, strict=True):
                     handled = next(outcomes) if refusal is None else refusal
                     if isinstance(handled, Rejected):
-                        await ctx.dead_letters.reject(label, each, handled)
+                        letters.append(ctx.dead_letters.reject(label, each, handled))
                     else:
                         tally.count(handled)
+                await asyncio.gather(*letters)  # sent together, each awaited till written
                 tally.timed(batch, started)
                 for each in batch:
                     await stream.ack(each)
