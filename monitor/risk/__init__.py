@@ -20,6 +20,9 @@ from monitor.risk.clusters import (
 from monitor.risk.contagion import ContagionModel, ContagionProjection, project_contagion
 from monitor.risk.depth import ConstantProductDepth, DepthModel, PowerLawDepth
 from monitor.risk.positions import (
+    MAX_AMOUNT,
+    MAX_PRICE,
+    MIN_PRICE,
     CollateralLeg,
     DebtLeg,
     InvalidPosition,
@@ -44,6 +47,9 @@ from monitor.risk.valuation import (
 __all__ = [
     "CASCADE_SIDES",
     "LEVEL_SIDE",
+    "MAX_AMOUNT",
+    "MAX_PRICE",
+    "MIN_PRICE",
     "SIDES",
     "BookLevels",
     "CascadeProjection",
