@@ -19,6 +19,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("devnet", "monitor.devnet.cli"),
     ("replay", "monitor.scenario.replay"),
     ("bench", "monitor.bench"),
+    ("alerts", "monitor.alerting.cli"),
 )
 
 

@@ -56,6 +56,8 @@ class CascadeConfig:
     a_min: float = 2.0
     levels: int = 200
     max_move: float = 0.5
+    min_induced_move: float = 0.01
+    min_liquidated_usd: float = 50_000_000.0
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ _ENV: Final[dict[str, tuple[str, Callable[[str], Any]]]] = {
 }
 
 
-def _number(value: object, key: str, *, positive: bool = True) -> float:
+def toml_number(value: object, key: str, *, positive: bool = True) -> float:
     """A finite (positive) TOML number, or ConfigError naming `key`."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigError(f"{key}: must be a number, got {value!r}")
@@ -162,14 +164,14 @@ def _number(value: object, key: str, *, positive: bool = True) -> float:
     return float(value)
 
 
-def _table(value: object, key: str) -> dict[str, Any]:
+def toml_table(value: object, key: str) -> dict[str, Any]:
     """A TOML table, or ConfigError naming `key`."""
     if not isinstance(value, dict):
         raise ConfigError(f"{key}: must be a table")
     return value
 
 
-def _check_keys(table: Mapping[str, Any], allowed: set[str], key: str) -> None:
+def check_keys(table: Mapping[str, Any], allowed: set[str], key: str) -> None:
     """Reject misspelt keys instead of silently ignoring them."""
     unknown = sorted(set(table) - allowed)
     if unknown:
@@ -180,16 +182,16 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str], key: str) -> None:
 def _asset(symbol: str, raw: object) -> AssetConfig:
     """Parse [assets.SYMBOL]."""
     key = f"assets.{symbol}"
-    table = _table(raw, key)
-    _check_keys(table, {"depth_usd_2pct", "depth_exponent", "pool_reserve", "betas"}, key)
-    betas = _table(table.get("betas", {}), f"{key}.betas")
+    table = toml_table(raw, key)
+    check_keys(table, {"depth_usd_2pct", "depth_exponent", "pool_reserve", "betas"}, key)
+    betas = toml_table(table.get("betas", {}), f"{key}.betas")
     return AssetConfig(
-        depth_usd_2pct=(_number(table["depth_usd_2pct"], f"{key}.depth_usd_2pct")
+        depth_usd_2pct=(toml_number(table["depth_usd_2pct"], f"{key}.depth_usd_2pct")
                         if "depth_usd_2pct" in table else None),
-        depth_exponent=_number(table.get("depth_exponent", 1.0), f"{key}.depth_exponent"),
-        pool_reserve=(_number(table["pool_reserve"], f"{key}.pool_reserve")
+        depth_exponent=toml_number(table.get("depth_exponent", 1.0), f"{key}.depth_exponent"),
+        pool_reserve=(toml_number(table["pool_reserve"], f"{key}.pool_reserve")
                       if "pool_reserve" in table else None),
-        betas={other: _number(b, f"{key}.betas.{other}", positive=False)
+        betas={other: toml_number(b, f"{key}.betas.{other}", positive=False)
                for other, b in betas.items()},
     )
 
@@ -197,9 +199,9 @@ def _asset(symbol: str, raw: object) -> AssetConfig:
 def _protocol(name: str, raw: object) -> ProtocolConfig:
     """Parse [protocols.NAME]."""
     key = f"protocols.{name}"
-    table = _table(raw, key)
-    _check_keys(table, {"close_factor"}, key)
-    close_factor = _number(table.get("close_factor", 1.0), f"{key}.close_factor")
+    table = toml_table(raw, key)
+    check_keys(table, {"close_factor"}, key)
+    close_factor = toml_number(table.get("close_factor", 1.0), f"{key}.close_factor")
     if close_factor > 1:
         raise ConfigError(f"{key}.close_factor: must be at most 1, got {close_factor}")
     return ProtocolConfig(close_factor=close_factor)
@@ -207,20 +209,41 @@ def _protocol(name: str, raw: object) -> ProtocolConfig:
 
 def _cascade(raw: object) -> CascadeConfig:
     """Parse [cascade]."""
-    table = _table(raw, "cascade")
-    _check_keys(table, {"a_min", "levels", "max_move"}, "cascade")
+    table = toml_table(raw, "cascade")
+    check_keys(table, {"a_min", "levels", "max_move", "min_induced_move",
+                        "min_liquidated_usd"}, "cascade")
     levels = table.get("levels", 200)
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
         raise ConfigError(f"cascade.levels: must be a positive integer, got {levels!r}")
-    max_move = _number(table.get("max_move", 0.5), "cascade.max_move")
+    max_move = toml_number(table.get("max_move", 0.5), "cascade.max_move")
     if max_move >= 1:
         raise ConfigError(f"cascade.max_move: must be below 1, got {max_move}")
-    return CascadeConfig(a_min=_number(table.get("a_min", 2.0), "cascade.a_min"),
-                         levels=levels, max_move=max_move)
+    defaults = CascadeConfig()
+    return CascadeConfig(a_min=toml_number(table.get("a_min", 2.0), "cascade.a_min"),
+                         levels=levels, max_move=max_move,
+                         min_induced_move=toml_number(
+                             table.get("min_induced_move", defaults.min_induced_move),
+                             "cascade.min_induced_move", positive=False),
+                         min_liquidated_usd=toml_number(
+                             table.get("min_liquidated_usd", defaults.min_liquidated_usd),
+                             "cascade.min_liquidated_usd", positive=False))
 
 
-def _read_toml(path: Path | None) -> dict[str, Any]:
-    """The shipped default model, with the sections of `path` (if any) laid over it."""
+def _lay_over(base: dict[str, Any], override: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    """`override`'s tables laid over `base`'s, merged `depth` levels deep (deeper ones
+    replace whole)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if depth > 0 and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _lay_over(merged[key], value, depth - 1)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_model(path: Path | None) -> dict[str, Any]:
+    """The shipped default model, with the sections of `path` (if any) laid over it: an asset,
+    protocol, alert rule or receiver named in `path` replaces the default of that name."""
     text = resources.files("monitor").joinpath("default_config.toml").read_text("utf-8")
     merged = tomllib.loads(text)
     if path is None:
@@ -231,12 +254,8 @@ def _read_toml(path: Path | None) -> dict[str, Any]:
         raise ConfigError(f"MONITOR_CONFIG: cannot read {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    for section, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(section), dict):
-            merged[section] = {**merged[section], **value}
-        else:
-            merged[section] = value
-    return merged
+    alerts = _lay_over(merged.get("alerts", {}), override.get("alerts", {}), 2)
+    return {**_lay_over(merged, override, 1), "alerts": alerts}
 
 
 def load_settings(path: str | Path | None = None,
@@ -256,12 +275,13 @@ def load_settings(path: str | Path | None = None,
                 raise ConfigError(f"{name}: {exc}") from exc
     config_path = Path(path) if path is not None else (
         Path(env["MONITOR_CONFIG"]) if env.get("MONITOR_CONFIG") else None)
-    model = _read_toml(config_path)
+    model = read_model(config_path)
     return Settings(
         config_path=config_path,
-        assets={s: _asset(s, raw) for s, raw in _table(model.get("assets", {}), "assets").items()},
+        assets={s: _asset(s, raw)
+                for s, raw in toml_table(model.get("assets", {}), "assets").items()},
         protocols={n: _protocol(n, raw)
-                   for n, raw in _table(model.get("protocols", {}), "protocols").items()},
+                   for n, raw in toml_table(model.get("protocols", {}), "protocols").items()},
         cascade=_cascade(model.get("cascade", {})),
         **values,
     )

@@ -23,18 +23,28 @@ from monitor.risk import InvalidPosition, Position, from_snapshot
 POSITIONS: Final = "positions"
 PRICES: Final = "prices"
 CASCADES: Final = "cascades"
+ALERTS: Final = "alerts"
 DEAD_LETTERS: Final = "dead-letters"
 DEPTH: Final = "depth"
 # internal topics, prefixed with the app id
 CLUSTER_PARTIALS: Final = "cluster-partials"
+ALERT_DELIVERIES: Final = "alert-deliveries"
+ALERT_STATUSES: Final = ("pending", "firing", "resolved")
 
 Version = tuple[int, int]
 
 
+REASONS: Final = ("not-json", "not-an-object", "invalid-version", "invalid-position",
+                  "key-mismatch", "invalid-price", "invalid-partial", "not-a-batch",
+                  "invalid-depth", "invalid-alert")
+
+
 class Rejected(ValueError):
-    """An input record that cannot be used; `reason` is a short metric label."""
+    """An input record that cannot be used; `reason` is one of REASONS (a metric label)."""
 
     def __init__(self, reason: str, detail: str) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unlisted dead-letter reason {reason!r}")
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
@@ -270,3 +280,93 @@ def bootstrap_servers(url: str) -> str:
     (kafka://h:p;kafka://h2:p2, h:p,h2:p2 or a bare h:p)."""
     hosts = [part.split("://", 1)[-1].strip("/") for part in url.replace(";", ",").split(",")]
     return ",".join(host for host in hosts if host)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One state change of an alert, the value of the `alerts` topic (keyed by fingerprint).
+
+    `sequence` grows by one with every change of the same fingerprint (a repeat notification
+    of a firing alert counts as one), so the newest record wins and a record proposed twice
+    (two evaluators during a rebalance) is applied once. `subject` is the key the alert's
+    inputs are placed by (an asset or a position id); `value` the rule's measure at the change.
+    """
+
+    fingerprint: str
+    rule: str
+    status: str
+    sequence: int
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    subject: str
+    value: float | None
+    threshold: float
+    starts_at: float
+    ends_at: float | None
+    at: float
+    repeats: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form (also the alerts table value)."""
+        return {"fingerprint": self.fingerprint, "rule": self.rule, "status": self.status,
+                "sequence": self.sequence, "labels": dict(self.labels),
+                "annotations": dict(self.annotations), "subject": self.subject,
+                "value": self.value, "threshold": self.threshold,
+                "starts_at": self.starts_at, "ends_at": self.ends_at, "at": self.at,
+                "repeats": self.repeats}
+
+    def to_bytes(self) -> bytes:
+        """The wire bytes."""
+        return orjson.dumps(self.to_dict())
+
+
+def _text_map(value: object, field: str) -> dict[str, str]:
+    """A JSON object of strings, or Rejected("invalid-alert")."""
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise Rejected("invalid-alert", f"{field}: must be an object of strings")
+    return dict(value)
+
+
+def _count(value: object, field: str, least: int) -> int:
+    """An integer of at least `least`, or Rejected("invalid-alert")."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise Rejected("invalid-alert", f"{field}: must be an integer >= {least}, got {value!r}")
+    return value
+
+
+def alert_from_dict(value: Mapping[str, Any]) -> AlertRecord:
+    """An alert record from its decoded JSON, or Rejected("invalid-alert")."""
+    status = value.get("status")
+    if status not in ALERT_STATUSES:
+        raise Rejected("invalid-alert", f"status: must be one of {ALERT_STATUSES}")
+    texts = {}
+    for name in ("fingerprint", "rule", "subject"):
+        text = value.get(name)
+        if not isinstance(text, str) or not text:
+            raise Rejected("invalid-alert", f"{name}: must be a non-empty string")
+        texts[name] = text
+
+    def number(name: str, optional: bool = False) -> float | None:
+        """A finite number field (null allowed when optional)."""
+        raw = value.get(name)
+        return None if optional and raw is None else _finite_number(raw, name, "invalid-alert")
+
+    return AlertRecord(
+        fingerprint=texts["fingerprint"], rule=texts["rule"], status=str(status),
+        sequence=_count(value.get("sequence"), "sequence", 1),
+        labels=_text_map(value.get("labels"), "labels"),
+        annotations=_text_map(value.get("annotations", {}), "annotations"),
+        subject=texts["subject"], value=number("value", optional=True),
+        threshold=float(number("threshold") or 0.0),
+        starts_at=float(number("starts_at") or 0.0), ends_at=number("ends_at", optional=True),
+        at=float(number("at") or 0.0), repeats=_count(value.get("repeats", 0), "repeats", 0))
+
+
+def parse_alert(key: bytes | None, raw: bytes | None) -> AlertRecord:
+    """An alert record whose key is its fingerprint, or Rejected with the reason."""
+    record = alert_from_dict(parse_object(raw))
+    if key_text(key) != record.fingerprint:
+        raise Rejected("key-mismatch",
+                       f"record key {key!r} is not the fingerprint {record.fingerprint!r}")
+    return record

@@ -49,13 +49,17 @@ class CascadeProjection:
 
 @dataclass(frozen=True)
 class CascadeTrigger:
-    """The shock nearest the current price whose cascade amplifies it at least a_min times."""
+    """The shock nearest the current price whose cascade amplifies it at least a_min times and
+    is significant: it moves the price at least min_induced_move (a fraction of the price)
+    beyond the shock, or liquidates at least min_liquidated_usd."""
 
     side: CascadeSide
     trigger_price: float
     amplification: float
     terminal_price: float
     liquidated_usd: float
+    induced_move: float = 0.0
+    bad_debt_usd: float = 0.0
 
 
 @dataclass
@@ -170,9 +174,13 @@ def project_cascade_from_clusters(clusters: ClusterMap, price: float, shock_pric
 
 def find_cascade_trigger(clusters: ClusterMap, price: float, depth: DepthModel,
                          side: CascadeSide, a_min: float = 2.0, levels: int = 200,
-                         max_move: float = 0.5) -> CascadeTrigger | None:
+                         max_move: float = 0.5, min_induced_move: float = 0.0,
+                         min_liquidated_usd: float = 0.0) -> CascadeTrigger | None:
     """The shock nearest `price`, among `levels` evenly spaced up to a move of max_move on
-    `side`, whose cascade amplification reaches a_min; None when none does."""
+    `side`, whose cascade amplification reaches a_min and that is significant: the cascade
+    adds a move of at least min_induced_move × price beyond the shock, or liquidates at least
+    min_liquidated_usd (a thin sliver of positions just past the price amplifies the first
+    shock without either); None when none does."""
     ladder = clusters_ladder(clusters, side)
     sign = -1.0 if side == "down" else 1.0
     shocks = price * (1.0 + sign * max_move * np.arange(1, levels + 1) / levels)
@@ -187,11 +195,16 @@ def find_cascade_trigger(clusters: ClusterMap, price: float, depth: DepthModel,
     stops &= np.arange(n + 1)[None, :] >= start[:, None]
     rung = np.argmax(stops, axis=1)
     terminal = shocks * g[rung]
+    liquidated = ladder.cum_value[rung]
     with np.errstate(invalid="ignore"):
         amplified = (price - terminal) / (price - shocks)
-    hit = np.flatnonzero(amplified >= a_min)
+        induced = np.abs(terminal - shocks) / price
+        significant = (induced >= min_induced_move) | (liquidated >= min_liquidated_usd)
+    hit = np.flatnonzero((amplified >= a_min) & significant)
     if hit.size == 0:
         return None
-    i = int(hit[0])
+    i, count = int(hit[0]), int(rung[hit[0]])
+    shortfall = -(ladder.equity_base_usd[:count] + ladder.net_units[:count] * terminal[i])
     return CascadeTrigger(side, float(shocks[i]), float(amplified[i]), float(terminal[i]),
-                          float(ladder.cum_value[rung[i]]))
+                          float(liquidated[i]), float(induced[i]),
+                          float(np.maximum(shortfall, 0.0).sum()))

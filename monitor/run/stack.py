@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from monitor.config import Settings, load_settings
 from monitor.console import say
+from monitor.run.alert_lines import echoing
 from monitor.run.broker import BrokerError, EmbeddedBroker
 from monitor.run.devnet_feed import devnet_feed, open_devnet
 from monitor.run.feeds import RunningFeed, running
@@ -142,11 +143,13 @@ async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path,
         settings = load_settings(model).with_overrides(**overrides)
         await ensure_topics(bootstrap_servers(url), (POSITIONS, PRICES), settings.partitions)
         async with start_feed(args, url, stop, log_dir) as feed, \
-                worker_for(settings, log_dir, stop) as process:
+                worker_for(settings, log_dir, stop) as process, \
+                echoing(log_dir / "worker.log"):
             if stop.is_set():
                 return 0
             view = canonical_url(settings)
-            say(WHO, f"web view at {view}/clusters/  (also /map/, /cascades/{{asset}}/, /metrics)")
+            say(WHO, f"web view at {view}/clusters/  (also /map/, /cascades/{{asset}}/, /alerts/, "
+                "/metrics); alerts print here as they fire")
             waits: set[asyncio.Future[Any]] = {
                 asyncio.ensure_future(stop.wait()), feed.failed,
                 asyncio.ensure_future(_exited(process))}

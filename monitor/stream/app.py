@@ -17,6 +17,7 @@ from faust.web import Request, Response, View
 
 from monitor.config import Settings
 from monitor.stream import tansu
+from monitor.stream.alerts import Alerts
 from monitor.stream.cascades import Cascades
 from monitor.stream.clusters import Clusters
 from monitor.stream.context import Context
@@ -36,6 +37,7 @@ class Stream:
     positions: Positions
     clusters: Clusters
     cascades: Cascades
+    alerts: Alerts
 
     @property
     def app(self) -> faust.App:
@@ -105,7 +107,9 @@ def build_stream(settings: Settings) -> Stream:
     prices = Prices(ctx)
     positions = Positions(ctx, prices, partials)
     clusters = Clusters(ctx, prices, partials)
-    stream = Stream(ctx, prices, positions, clusters, Cascades(ctx, prices, clusters))
+    cascades = Cascades(ctx, prices, clusters)
+    alerts = Alerts(ctx, prices, positions, clusters, cascades)
+    stream = Stream(ctx, prices, positions, clusters, cascades, alerts)
     LiquidationMap(ctx, prices, clusters)
     _health(stream)
     ctx.metrics.serve(ctx.app)

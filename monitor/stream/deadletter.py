@@ -3,16 +3,12 @@ so bad input never stops an agent and never vanishes."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from faust.types import ChannelT, EventT
 
 from monitor.stream.metrics import Metrics
-from monitor.wire import Rejected, dead_letter
-
-# every reason an input is rejected with (the wire parsers', the partials' and the batches')
-REASONS: Final = ("not-json", "not-an-object", "invalid-version", "invalid-position",
-                  "key-mismatch", "invalid-price", "invalid-partial", "not-a-batch")
+from monitor.wire import REASONS, Rejected, dead_letter
 
 
 class DeadLetters:

@@ -102,7 +102,12 @@ def test_run_serves_clusters_and_cascades_then_stops_cleanly(
         print(f"first {trigger_asset} down trigger {trigger} after "
               f"{time.monotonic() - started:.1f}s")
         assert trigger is not None, f"no {trigger_asset} down trigger"
+        fired = f"monitor alerts: [FIRING] critical cascade-proximity: {trigger_asset}"
+        while fired not in (tmp_path / "run.log").read_text(errors="replace") \
+                and time.monotonic() < deadline + 20:
+            time.sleep(0.5)  # the trigger is within 5 %: the console receiver shows the alert
         output = (tmp_path / "run.log").read_text(errors="replace")
+        assert fired in output
         assert "devnet_config.toml" in output
         assert "liquidator on" in output
         protocols: set[str] = set()  # the run follows both protocols of its devnet

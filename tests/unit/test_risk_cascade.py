@@ -130,3 +130,45 @@ def test_trigger_by_hand() -> None:
     assert found.amplification == pytest.approx((100 - 93.5 * 0.88) / 6.5)
     assert found.liquidated_usd == pytest.approx(10 * 95 + 20 * 90)
     assert find_cascade_trigger(clusters, 100.0, depth, "up") is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(ladders(), st.floats(2_000.0, 200_000.0), st.floats(1.05, 4.0), st.floats(0.0, 0.2),
+       st.floats(0.0, 20_000.0))
+def test_significant_trigger_equals_projecting_every_shock(
+        book: list[PerpPosition], depth_usd: float, a_min: float, min_move: float,
+        min_usd: float) -> None:
+    """The trigger is the first shock that amplifies a_min times and either moves the price
+    min_move beyond the shock or liquidates min_usd; its bad debt is the projection's."""
+    depth = PowerLawDepth(depth_usd)
+    clusters = PositionBook.from_positions(book).clusters("ETH", {"ETH": 100.0})
+    found = find_cascade_trigger(clusters, 100.0, depth, "down", a_min=a_min, levels=50,
+                                 min_induced_move=min_move, min_liquidated_usd=min_usd)
+    for shock in 100.0 * (1.0 - 0.5 * np.arange(1, 51) / 50):
+        projection = project_cascade_from_clusters(clusters, 100.0, float(shock), depth)
+        induced = (shock - projection.terminal_price) / 100.0
+        if projection.amplification >= a_min and (
+                induced >= min_move or projection.liquidated_usd >= min_usd):
+            assert found is not None
+            assert found.trigger_price == pytest.approx(shock, rel=1e-12)
+            assert found.induced_move == pytest.approx(induced, rel=1e-9, abs=1e-12)
+            assert found.bad_debt_usd == pytest.approx(projection.bad_debt_usd, rel=1e-9,
+                                                       abs=1e-6)
+            return
+    assert found is None
+
+
+def test_a_sliver_just_below_the_price_is_not_a_significant_trigger() -> None:
+    """One small perp just below the price doubles the first shock's move (the always-on
+    alert of the crash replay); requiring a 1 % induced move or $5k liquidated skips it, and
+    the real cluster further down is found instead."""
+    sliver = long_perp("s", 1.0, 99.8)  # $100 liquidating 0.2 % below the price
+    clusters = PositionBook.from_positions([sliver, *BOOK]).clusters("ETH", {"ETH": 100.0})
+    depth = PowerLawDepth(500.0)
+    noisy = find_cascade_trigger(clusters, 100.0, depth, "down", levels=200)
+    assert noisy is not None and noisy.trigger_price == pytest.approx(99.75)
+    assert noisy.induced_move < 0.01 and noisy.liquidated_usd < 200.0
+    found = find_cascade_trigger(clusters, 100.0, depth, "down", levels=200,
+                                 min_induced_move=0.01, min_liquidated_usd=5_000.0)
+    assert found is not None and found.trigger_price < 95.0
+    assert found.induced_move >= 0.01

@@ -7,11 +7,13 @@ import pytest
 
 from monitor.risk import to_snapshot
 from monitor.wire import (
+    AlertRecord,
     Closed,
     MarketPriceKey,
     Rejected,
     dead_letter,
     market_price_key,
+    parse_alert,
     parse_depth,
     parse_market_price_key,
     parse_position,
@@ -62,6 +64,36 @@ def test_protocol_close_factor_fills_a_snapshot_that_has_none() -> None:
     assert not isinstance(own, Closed) and own.kind == "lending" and own.close_factor == 0.25
     other = parse_position(b"p:1:0xa", _lending(), {"q": 0.5})
     assert not isinstance(other, Closed) and other.kind == "lending" and other.close_factor == 1.0
+
+
+ALERT = AlertRecord(
+    fingerprint="0123456789abcdef", rule="cascade-proximity", status="firing", sequence=2,
+    labels={"alertname": "cascade-proximity", "asset": "WETH", "side": "down",
+            "severity": "critical"},
+    annotations={"summary": "WETH is 1 % from its down cascade trigger"}, subject="WETH",
+    value=0.01, threshold=0.05, starts_at=1.7e9, ends_at=None, at=1.7e9 + 1, repeats=0)
+
+
+def test_alert_record_round_trips_through_its_wire_bytes() -> None:
+    assert parse_alert(b"0123456789abcdef", ALERT.to_bytes()) == ALERT
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"status": "burning"}, "invalid-alert"),
+    ({"sequence": 0}, "invalid-alert"),
+    ({"sequence": True}, "invalid-alert"),
+    ({"labels": {"asset": 1}}, "invalid-alert"),
+    ({"value": "high"}, "invalid-alert"),
+    ({"threshold": None}, "invalid-alert"),
+    ({"subject": ""}, "invalid-alert"),
+    ({"fingerprint": "other"}, "key-mismatch"),
+])
+def test_bad_alert_records_are_rejected_with_a_reason(change: dict[str, object],
+                                                      reason: str) -> None:
+    raw = orjson.dumps({**ALERT.to_dict(), **change})
+    with pytest.raises(Rejected) as caught:
+        parse_alert(b"0123456789abcdef", raw)
+    assert caught.value.reason == reason
 
 
 def test_a_market_price_key_names_protocol_chain_and_market() -> None:

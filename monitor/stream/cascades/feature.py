@@ -79,7 +79,8 @@ class Cascades:
             self.projected.announce(projection)
 
     def _gauges(self) -> Iterator[Metric]:
-        """Per owned asset: liquidatable value within moves, trigger distance, amplification."""
+        """Per owned asset: liquidatable value within moves, and the significant trigger's
+        distance, amplification, induced move and liquidated value."""
         liq = GaugeMetricFamily(
             "monitor_liquidatable_usd",
             "Modelled USD liquidated if the price moves `move` against `side`",
@@ -91,6 +92,13 @@ class Cascades:
         amp = GaugeMetricFamily("monitor_cascade_amplification",
                                 "Modelled amplification at the cascade trigger",
                                 labels=["asset", "side"])
+        induced = GaugeMetricFamily("monitor_cascade_induced_move_ratio",
+                                    "Move the cascade adds beyond the trigger's shock, as a "
+                                    "fraction of the price (significance)",
+                                    labels=["asset", "side"])
+        liquidated = GaugeMetricFamily("monitor_cascade_trigger_liquidated_usd",
+                                       "Modelled USD liquidated by the cascade at the trigger "
+                                       "(significance)", labels=["asset", "side"])
         for asset, projection in sorted(self.projections.items()):
             for side, moves in projection["summary"]["liquidatable_within_usd"].items():
                 for move, usd in moves.items():
@@ -100,4 +108,6 @@ class Cascades:
                 if found["trigger_price"] is not None:
                     dist.add_metric([asset, side], found["distance"])
                     amp.add_metric([asset, side], found["amplification"])
-        yield from (liq, dist, amp)
+                    induced.add_metric([asset, side], found["induced_move"])
+                    liquidated.add_metric([asset, side], found["liquidated_usd"])
+        yield from (liq, dist, amp, induced, liquidated)

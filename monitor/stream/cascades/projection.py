@@ -19,7 +19,8 @@ from monitor.stream.clusters.board import liquidatable_by_move
 from monitor.wire import Version
 
 NO_TRIGGER: Final = {"trigger_price": None, "amplification": None, "terminal_price": None,
-                     "liquidated_usd": None, "distance": None}
+                     "liquidated_usd": None, "induced_move": None, "bad_debt_usd": None,
+                     "distance": None}
 SUMMARY_FIELDS: Final = ("asset", "price", "updated_at", "computed_at", "down", "up")
 
 
@@ -29,12 +30,23 @@ def trigger(clusters: ClusterMap, price: float, depth: DepthModel | None, side: 
     if depth is None:
         return dict(NO_TRIGGER)
     found = find_cascade_trigger(clusters, price, depth, side, a_min=cfg.a_min,
-                                 levels=cfg.levels, max_move=cfg.max_move)
+                                 levels=cfg.levels, max_move=cfg.max_move,
+                                 min_induced_move=cfg.min_induced_move,
+                                 min_liquidated_usd=cfg.min_liquidated_usd)
     if found is None:
         return dict(NO_TRIGGER)
     return {"trigger_price": found.trigger_price, "amplification": found.amplification,
             "terminal_price": found.terminal_price, "liquidated_usd": found.liquidated_usd,
-            "distance": abs(found.trigger_price - price) / price}
+            "induced_move": found.induced_move, "bad_debt_usd": found.bad_debt_usd,
+            "distance": abs(found.trigger_price - price) / price,
+            "significant": {"induced_move": found.induced_move >= cfg.min_induced_move,
+                            "liquidated_usd": found.liquidated_usd >= cfg.min_liquidated_usd}}
+
+
+def criteria(cfg: CascadeConfig) -> dict[str, float]:
+    """What makes a trigger (served beside it, so a reader sees why one counts)."""
+    return {"a_min": cfg.a_min, "min_induced_move": cfg.min_induced_move,
+            "min_liquidated_usd": cfg.min_liquidated_usd}
 
 
 def summary(clusters: ClusterMap, price: float) -> dict[str, Any]:
@@ -53,6 +65,7 @@ def project(asset: str, clusters: ClusterMap, price: float, depth: DepthModel | 
     return {"asset": asset, "price": price, "updated_at": updated_at,
             "computed_at": time.time(), "modelled": depth is not None,
             "price_versions": {a: list(v) for a, v in price_versions.items()},
+            "trigger_criteria": criteria(cfg),
             **{side: trigger(clusters, price, depth, side, cfg) for side in CASCADE_SIDES},
             "summary": summary(clusters, price)}
 

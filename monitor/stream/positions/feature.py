@@ -34,6 +34,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from monitor.risk import ClusterGrid, Position, from_snapshot, to_snapshot
 from monitor.stream.agent import Outcome, batch_agent, input_agent
+from monitor.stream.announce import Announcer
 from monitor.stream.coalesce import Coalescer
 from monitor.stream.context import Context
 from monitor.stream.partials import ClusterPartial
@@ -90,6 +91,7 @@ class Positions:
         self.placed = ctx.topic(ctx.internal(PLACED))
         self.table = ctx.table("position-snapshots")
         self.books = Books()
+        self.applied: Announcer[int] = Announcer()  # a partition's book took new snapshots
         self.forward: Forward = self._send_placed
         self.writes: TableWriter = BatchedWrites(ctx.app, self.table)
         self.publisher = Coalescer("partials", self._publish, ctx.metrics,
@@ -172,6 +174,7 @@ class Positions:
         await self._forward_all(stray)
         if tally["applied"]:
             self.publisher.poke()
+            self.applied.announce(partition)
         return tally
 
     def _misplaced(self, position_id: str, partition: int, home: int) -> None:
