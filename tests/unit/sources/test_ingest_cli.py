@@ -55,7 +55,7 @@ def test_a_manifest_follows_aave_unless_told_more(manifest: Path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    ((), "one of --pool, --morpho or --manifest"),
+    ((), "one of --pool, --morpho, --factory or --manifest"),
     (("--morpho", MORPHO, "--protocol", "aave-v3"), "--morpho is given but --protocol"),
     (("--pool", POOL, "--markets", MARKET), "--markets needs --protocol morpho-blue"),
     (("--protocol", "morpho-blue", "--pool", POOL), "--pool is given but --protocol"),
