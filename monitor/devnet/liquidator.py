@@ -1,7 +1,8 @@
 """A liquidation keeper for the devnet: after a price step it liquidates every account whose
 health factor is below 1, as mainnet bots do, so LiquidationCall events reach the ingester and
 underwater positions shrink instead of sitting in "liquidatable now" forever. Given the devnet's
-pools it sells the collateral it seizes into them, as bots do: that sale is the cascade."""
+pools it sells the collateral it seizes into them and buys there the debt it repays, as bots do
+(a flash swap: debt asset in, collateral out, sold for it): those trades are the cascade."""
 
 from __future__ import annotations
 
@@ -119,6 +120,7 @@ class Liquidator:
             * prices[collateral.asset]
         if self.pools is not None:
             self.pools.sell(self.devnet.liquidator, collateral.asset, seized)
+            self.pools.buy(self.devnet.liquidator, debt.asset, repaid)
 
     def _amounts(self, tx_hash: str) -> tuple[int, int]:
         """(debt repaid, collateral received) of a mined liquidation, from its LiquidationCall

@@ -121,6 +121,24 @@ class UniswapPools:
             return 0
         return self.swap(sender, asset, QUOTE, amount, mint=False)
 
+    def buy(self, sender: str, asset: str, amount: int) -> int:
+        """Buy exactly `amount` base units of `asset` with (minted) USDC, as a liquidator
+        buys the debt it repays; the USDC units paid (0 for an asset without a pool)."""
+        if asset not in self.deployment.pools or amount <= 0:
+            return 0
+        token, router = aave("MintableERC20"), uniswap("UniswapV2Router02")
+        quote = self.aave.assets[QUOTE].address
+        path = [quote, self.aave.assets[asset].address]
+        paid = int(router.decode_output("getAmountsIn", self.rpc.eth_call(
+            self.deployment.router, router.call_data("getAmountsIn", amount, path)), 2)[0][0])
+        self.rpc.transact(sender, quote, token.call_data("mint", sender, paid), f"mint {QUOTE}")
+        self.rpc.transact(sender, quote, token.call_data(
+            "approve", self.deployment.router, MAX_UINT), f"approve {QUOTE}")
+        self.rpc.transact(sender, self.deployment.router, router.call_data(
+            "swapTokensForExactTokens", amount, paid, path, sender, DEADLINE),
+            f"swap {QUOTE}->{asset}")
+        return paid
+
     def move(self, sender: str, asset: str, factor: float) -> int:
         """A direct sale moving the asset's pool spot to factor × spot; the units sold."""
         base, _ = self.reserves(asset)
