@@ -21,6 +21,9 @@ GAMMA: Final = 1.0 - FEE
 PROTOCOL: Final = "uniswap-v2"
 MAX_UINT: Final = 2**256 - 1
 DEADLINE: Final = 2**32  # far beyond any devnet block's timestamp
+# A swap's gas, not estimated: the first trade of a pair in a later second also writes its
+# cumulative prices from zero (2 × 20k), which an estimate on the pending block may not see.
+SWAP_GAS: Final = 300_000
 BUILDS: Final = {"UniswapV2Factory": "@uniswap/v2-core/build",
                  "UniswapV2Pair": "@uniswap/v2-core/build",
                  "UniswapV2Router02": "@uniswap/v2-periphery/build",
@@ -111,7 +114,7 @@ class UniswapPools:
             self.deployment.router, router.call_data("getAmountsOut", amount, path)), 2)[0][-1]
         self.rpc.transact(sender, self.deployment.router, router.call_data(
             "swapExactTokensForTokens", amount, 0, path, sender, DEADLINE),
-            f"swap {sell}->{buy}")
+            f"swap {sell}->{buy}", gas=SWAP_GAS)
         return int(bought)
 
     def sell(self, sender: str, asset: str, amount: int) -> int:
@@ -136,7 +139,7 @@ class UniswapPools:
             "approve", self.deployment.router, MAX_UINT), f"approve {QUOTE}")
         self.rpc.transact(sender, self.deployment.router, router.call_data(
             "swapTokensForExactTokens", amount, paid, path, sender, DEADLINE),
-            f"swap {QUOTE}->{asset}")
+            f"swap {QUOTE}->{asset}", gas=SWAP_GAS)
         return paid
 
     def move(self, sender: str, asset: str, factor: float) -> int:
