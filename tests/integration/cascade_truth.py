@@ -5,13 +5,14 @@ depth, and the risk core's joint projection of a shock from them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
-from monitor.config import Settings, load_settings
+from monitor.config import ProtocolConfig, Settings, load_settings
 from monitor.risk import ContagionModel, ContagionProjection, Position, project_contagion
 from monitor.risk.depth import DepthModel
 from monitor.stream.depth import ObservedDepth
@@ -21,9 +22,12 @@ Records = Mapping[tuple[str, str], dict[str, Any]]
 DEVNET_MODEL: Final = Path(str(resources.files("monitor").joinpath("devnet_config.toml")))
 
 
-def devnet_settings() -> Settings:
-    """The model `monitor run` values the devnet with (monitor/devnet_config.toml)."""
-    return load_settings(DEVNET_MODEL, environ={})
+def devnet_settings(close_factors: Mapping[str, float] | None = None) -> Settings:
+    """The model `monitor run` values the devnet with (monitor/devnet_config.toml), some
+    protocols' close factors replaced."""
+    settings = load_settings(DEVNET_MODEL, environ={})
+    changed = {name: ProtocolConfig(close_factor=cf) for name, cf in (close_factors or {}).items()}
+    return replace(settings, protocols={**settings.protocols, **changed})
 
 
 def ingested_positions(records: Records, settings: Settings) -> list[Position]:
