@@ -92,6 +92,9 @@ async def read_reserves(rpc: Rpc, pairs: Mapping[str, Pair], reads: Sequence[Rea
                                for r in wanted])
     records = []
     for read, answer in zip(wanted, answers, strict=True):
+        if answer == "0x":  # not deployed yet at that block (a fresh start reads every pair)
+            log.debug("pair %s does not exist at block %d", read.key, read.block)
+            continue
         if isinstance(answer, RpcError) or len(answer) < 2 + 3 * 64:
             log.warning("pair %s has no reserves at block %d: %s", read.key, read.block, answer)
             continue
