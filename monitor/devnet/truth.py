@@ -26,7 +26,8 @@ class ProjectedCascade:
         """The figures of a risk-core contagion projection (direct + induced per protocol)."""
         by_protocol = projection.liquidated_usd_by_protocol()
         return cls(dict(projection.terminal_prices),
-                   {name: split["direct"] + split["induced"] for name, split in by_protocol.items()},
+                   {name: split["direct"] + split["induced"]
+                    for name, split in by_protocol.items()},
                    projection.bad_debt_usd)
 
 
