@@ -3,7 +3,8 @@
 
 The served projection says its depth is observed, from exactly the pools and reserves the chain
 holds; a sale into the WETH pool changes those reserves, and the served WETH projection follows
-(reserves, and the trigger it projects from them)."""
+(reserves, and the trigger it projects from them); a sale a reorg removes is undone (the pool
+re-read at the winning chain's block, a newer version than the orphaned one)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,17 @@ def test_a_sale_into_the_pool_changes_the_served_projection(restored: Stack) -> 
     assert after["price"] == before["price"], "the oracle did not move: only the depth did"
     assert (after["down"]["terminal_price"], after["down"]["trigger_price"]) != \
         (before["down"]["terminal_price"], before["down"]["trigger_price"])
+
+
+def test_a_sale_undone_by_a_reorg_leaves_the_depth_of_the_chain_that_won(stack: Stack) -> None:
+    chain = stack.devnet
+    stack.outgrow_orphans()  # what an earlier test's revert left pending is re-read
+    served_with_reserves(stack, "WETH")
+    snapshot = chain.snapshot()
+    chain.pools.move(chain.deployer, "WETH", 0.95)
+    orphaned = served_with_reserves(stack, "WETH")
+    stack.revert(snapshot)  # the sale's blocks are replaced by empty ones
+    stack.outgrow_orphans()
+    restored = served_with_reserves(stack, "WETH")
+    assert restored["depth"]["pools"][0]["reserves"] != orphaned["depth"]["pools"][0]["reserves"]
+    assert restored["depth"]["pools"][0]["version"] > orphaned["depth"]["pools"][0]["version"]
