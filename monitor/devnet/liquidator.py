@@ -47,6 +47,8 @@ class Sweep:
         """A one-line summary for progress output."""
         text = (f"liquidator ({self.protocol}): {self.liquidations} liquidations of "
                 f"{self.underwater} underwater positions, ${self.repaid_usd:,.0f} repaid")
+        if self.seized_usd:
+            text += f", ${self.seized_usd:,.0f} collateral seized"
         if self.reverts:
             text += f", {self.reverts} reverted"
         if self.bad_debt:

@@ -18,7 +18,6 @@ from monitor.devnet.node_rpc import NodeRpc
 QUOTE: Final = "USDC"
 FEE: Final = 0.003  # what a v2 pair keeps of every trade
 GAMMA: Final = 1.0 - FEE
-PROTOCOL: Final = "uniswap-v2"
 MAX_UINT: Final = 2**256 - 1
 DEADLINE: Final = 2**32  # far beyond any devnet block's timestamp
 # A swap's gas, not estimated: the first trade of a pair in a later second also writes its
