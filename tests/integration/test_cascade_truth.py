@@ -21,7 +21,7 @@ from typing import Final
 import pytest
 
 from monitor.devnet.cascade import CascadeResult, cascade
-from monitor.devnet.devnet import Devnet
+from monitor.devnet.devnet import Devnet, start_devnet
 from monitor.devnet.truth import CascadeErrors, ProjectedCascade, compare
 from monitor.risk.aave_v3 import PROTOCOL as AAVE
 from monitor.risk.morpho_blue import PROTOCOL as MORPHO
@@ -40,6 +40,7 @@ from tests.integration.stream_harness import eventually
 pytestmark = pytest.mark.integration
 
 SHOCKS: Final = (0.03, 0.06, 0.10)
+ACCOUNTS, SEED = 300, 0  # the session devnet's book, on a chain of the module's own
 CATCH_UP_S: Final = 120.0
 # Block granularity: the keeper moves the oracles once per round, after every liquidation of
 # the round sold, so the chain's path overshoots or stops short of the model's fixed point by
@@ -59,11 +60,20 @@ BAD_DEBT_SHARE: Final = 0.01  # realized bad debt stays under 1 % of what was li
 
 
 @pytest.fixture(scope="module")
-def ingested(module_chain: Devnet, module_broker: EmbeddedBroker,
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """A devnet of this module alone: each cascade mines over a thousand blocks, and once the
+    chain is reverted below them anvil no longer answers calls pinned to its early blocks, which
+    other modules' fresh followers make."""
+    log = tmp_path_factory.mktemp("truth-devnet") / "anvil.log"
+    with start_devnet(ACCOUNTS, SEED, log_path=log) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def ingested(chain: Devnet, module_broker: EmbeddedBroker,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Records]:
     """Everything the follower published of the devnet before any shock, once the worker
     serves the WETH projection on the chain's own reserves; the stack is stopped after."""
-    chain = module_chain
     with stack_for(chain, module_broker, tmp_path_factory.mktemp("cascade-truth"),
                    manifest_sources(chain.manifest), config_path=DEVNET_MODEL) as stack:
         head = chain.block_number()
@@ -93,12 +103,12 @@ def errors_of(ingested: Records, realized: CascadeResult, close_factor: float) -
 
 @pytest.mark.parametrize("shock", SHOCKS)
 def test_the_projection_before_a_shock_matches_the_cascade_the_chain_runs(
-        module_chain: Devnet, ingested: Records, shock: float) -> None:
-    snapshot = module_chain.snapshot()
+        chain: Devnet, ingested: Records, shock: float) -> None:
+    snapshot = chain.snapshot()
     try:
-        realized = cascade(module_chain, shock)
+        realized = cascade(chain, shock)
     finally:
-        module_chain.revert(snapshot)
+        chain.revert(snapshot)
     configured = errors_of(ingested, realized, devnet_settings().protocols[AAVE].close_factor)
     upper, lower = errors_of(ingested, realized, 1.0), errors_of(ingested, realized, 0.5)
     print(json.dumps({"configured": configured.to_dict(),
