@@ -59,6 +59,7 @@ class CascadeConfig:
     max_move: float = 0.5
     min_induced_move: float = 0.01
     min_liquidated_usd: float = 50_000_000.0
+    depth_quotes: tuple[str, ...] = ("USDC", "USDT", "DAI")  # what observed pools price in
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def _cascade(raw: object) -> CascadeConfig:
     """Parse [cascade]."""
     table = toml_table(raw, "cascade")
     check_keys(table, {"a_min", "levels", "max_move", "min_induced_move",
-                        "min_liquidated_usd"}, "cascade")
+                        "min_liquidated_usd", "depth_quotes"}, "cascade")
     levels = table.get("levels", 200)
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
         raise ConfigError(f"cascade.levels: must be a positive integer, got {levels!r}")
@@ -248,6 +249,9 @@ def _cascade(raw: object) -> CascadeConfig:
     if max_move >= 1:
         raise ConfigError(f"cascade.max_move: must be below 1, got {max_move}")
     defaults = CascadeConfig()
+    quotes = table.get("depth_quotes", list(defaults.depth_quotes))
+    if not isinstance(quotes, list) or not all(isinstance(q, str) and q for q in quotes):
+        raise ConfigError(f"cascade.depth_quotes: must be a list of asset names, got {quotes!r}")
     return CascadeConfig(a_min=toml_number(table.get("a_min", 2.0), "cascade.a_min"),
                          levels=levels, max_move=max_move,
                          min_induced_move=toml_number(
@@ -255,7 +259,8 @@ def _cascade(raw: object) -> CascadeConfig:
                              "cascade.min_induced_move", positive=False),
                          min_liquidated_usd=toml_number(
                              table.get("min_liquidated_usd", defaults.min_liquidated_usd),
-                             "cascade.min_liquidated_usd", positive=False))
+                             "cascade.min_liquidated_usd", positive=False),
+                         depth_quotes=tuple(quotes))
 
 
 def _lay_over(base: dict[str, Any], override: Mapping[str, Any], depth: int) -> dict[str, Any]:

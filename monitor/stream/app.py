@@ -22,6 +22,7 @@ from monitor.stream.alerts import Alerts
 from monitor.stream.cascades import Cascades
 from monitor.stream.clusters import Clusters
 from monitor.stream.context import Context
+from monitor.stream.depth import Depth
 from monitor.stream.map import LiquidationMap
 from monitor.stream.positions import Positions
 from monitor.stream.prices import Prices
@@ -38,6 +39,7 @@ class Stream:
     prices: Prices
     positions: Positions
     clusters: Clusters
+    depth: Depth
     cascades: Cascades
     alerts: Alerts
 
@@ -115,9 +117,10 @@ def build_stream(settings: Settings) -> Stream:
     prices = Prices(ctx)
     positions = Positions(ctx, prices, partials)
     clusters = Clusters(ctx, prices, partials)
-    cascades = Cascades(ctx, prices, clusters)
+    depth = Depth(ctx)
+    cascades = Cascades(ctx, prices, clusters, depth)
     alerts = Alerts(ctx, prices, positions, clusters, cascades)
-    stream = Stream(ctx, prices, positions, clusters, cascades, alerts)
+    stream = Stream(ctx, prices, positions, clusters, depth, cascades, alerts)
     LiquidationMap(ctx, prices, clusters)
     _health(stream)
     ctx.metrics.serve(ctx.app)

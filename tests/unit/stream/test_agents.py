@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from monitor.config import load_settings
+from monitor.risk import ConstantProductDepth
 from monitor.stream import agent as agent_module
 from monitor.stream.app import Stream, build_stream
 from monitor.stream.positions.changelog import FaustWrites
@@ -201,3 +202,23 @@ async def test_a_bad_partial_is_counted_and_the_next_good_one_heals_the_view(
     merged = clusters.board.merged("ETH")
     assert merged is not None and sorted(clusters.board.assets["ETH"].partials) == [0]
     assert int(merged.positions.sum()) == 2  # the newest good partial, not the poisoned one
+
+
+async def test_pool_reserves_are_versioned_validated_and_announced(bench: Harness) -> None:
+    def reserves(weth: float, version: int, assets: tuple[str, str] = ("WETH", "USDC")) -> bytes:
+        return orjson.dumps({"pool": "0xpool", "protocol": "uniswap-v2", "assets": list(assets),
+                             "reserves": [weth, 3000.0 * weth], "fee": 0.003,
+                             "version": [version, 0], "timestamp": 10.0})
+
+    announced: list[str] = []
+    bench.pipe.stream.depth.changed.subscribe(announced.append)
+    async with agent(bench.pipe, "depth").test_context() as depth:
+        await depth.put(reserves(100.0, 2), key=b"0xpool")
+        await depth.put(reserves(50.0, 1), key=b"0xpool")
+        await depth.put(reserves(100.0, 3, ("WETH", "WETH")), key=b"0xpool")
+    assert bench.pipe.stream.depth.table["0xpool"]["reserves"] == [100.0, 300_000.0]
+    assert announced == ["WETH"]
+    model, provenance = bench.pipe.stream.depth.depth_for("WETH")
+    assert model == ConstantProductDepth(100.0, 0.003)
+    assert provenance.source == "observed" and provenance.pools[0].reserves[0] == 100.0
+    assert (await bench.dead_letter())["reason"] == "invalid-depth"
