@@ -144,6 +144,10 @@ class PositionBook:
         """Position ids in row order (the order of health_factors)."""
         return self._ids[: self._n].copy()
 
+    def positions_at(self, rows: Iterable[int]) -> list[Position]:
+        """The positions in these rows (row order is the order of health_factors)."""
+        return [self._positions[row] for row in rows]
+
     def nbytes(self) -> int:
         """Bytes held by the numpy arrays (capacity included)."""
         rows = (self._ids, self._perp, self._protocol, self._close, self._recovery, self._held,
