@@ -29,6 +29,8 @@ DEPTH: Final = "depth"
 # internal topics, prefixed with the app id
 CLUSTER_PARTIALS: Final = "cluster-partials"
 ALERT_DELIVERIES: Final = "alert-deliveries"
+CONTAGION_REQUESTS: Final = "contagion-requests"
+CONTAGION_REPLIES: Final = "contagion-replies"
 ALERT_STATUSES: Final = ("pending", "firing", "resolved")
 
 Version = tuple[int, int]
@@ -36,7 +38,7 @@ Version = tuple[int, int]
 
 REASONS: Final = ("not-json", "not-an-object", "invalid-version", "invalid-position",
                   "key-mismatch", "invalid-price", "invalid-partial", "not-a-batch",
-                  "invalid-depth", "invalid-alert")
+                  "invalid-depth", "invalid-alert", "invalid-contagion")
 
 
 class Rejected(ValueError):

@@ -20,6 +20,8 @@ from monitor.stream import tansu
 from monitor.stream.alerts import Alerts
 from monitor.stream.cascades import Cascades
 from monitor.stream.clusters import Clusters
+from monitor.stream.contagion import Contagion
+from monitor.stream.contagion.scenarios import configured_depth
 from monitor.stream.context import Context
 from monitor.stream.map import LiquidationMap
 from monitor.stream.positions import Positions
@@ -111,6 +113,7 @@ def build_stream(settings: Settings) -> Stream:
     alerts = Alerts(ctx, prices, positions, clusters, cascades)
     stream = Stream(ctx, prices, positions, clusters, cascades, alerts)
     LiquidationMap(ctx, prices, clusters)
+    Contagion(ctx, prices, positions, cascades, configured_depth(settings))
     _health(stream)
     ctx.metrics.serve(ctx.app)
     return stream

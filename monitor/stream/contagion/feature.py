@@ -1,0 +1,258 @@
+"""The contagion feature: joint cross-protocol cascades in the stream.
+
+The coordinator of an asset is the worker owning the asset's cascades (its partials
+partition). When the asset's cascade projection changes (or any price moves, for the stress
+shocks) a coalesced pass builds its scenarios (each side's significant trigger, the configured
+stress shocks of the asset) and runs them together in rounds: a step request to every
+positions partition with each scenario's price vector, whose owner answers with what its
+positions release (monitor.risk BookStep), replies to the coordinator's partition; the
+coordinator sums them (monitor.risk JointCascade) and sends the next round until nothing falls.
+Summing releases is exact (monitor.risk.contagion), so the served projection is the one over
+the union of every partition's positions.
+
+The pass waits on the broker, not on the loop: the single-asset path is never behind it, and a
+pass starts no sooner than its own duration allows at the recompute share (monitor.stream.
+coalesce). A round not answered by every partition within `[contagion] timeout` (a rebalance)
+fails the pass; the next change retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from faust.types import EventT
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from monitor.risk import JointCascade, Release
+from monitor.stream.agent import Outcome, input_agent
+from monitor.stream.cascades import Cascades
+from monitor.stream.coalesce import Coalescer
+from monitor.stream.contagion.responder import Responder
+from monitor.stream.contagion.rounds import StepReply, StepRequest
+from monitor.stream.contagion.scenarios import (
+    DepthFor,
+    Scenario,
+    contagion_model,
+    served,
+    stress_scenario,
+    trigger_scenarios,
+)
+from monitor.stream.contagion.views import register_views
+from monitor.stream.context import Context
+from monitor.stream.positions import Positions
+from monitor.stream.prices import Prices
+from monitor.wire import CONTAGION_REPLIES, CONTAGION_REQUESTS, PriceUpdate
+
+log = logging.getLogger(__name__)
+
+
+class RoundIncomplete(RuntimeError):
+    """A positions partition did not answer a round (timed out, or its owner lost the batch)."""
+
+
+class _Round:
+    """The replies of one round, complete once every partition answered."""
+
+    def __init__(self, number: int, partitions: int) -> None:
+        self.number, self.partitions = number, partitions
+        self.replies: dict[int, StepReply] = {}
+        self.complete: asyncio.Future[list[StepReply]] = asyncio.get_running_loop(
+        ).create_future()
+
+    def add(self, reply: StepReply) -> bool:
+        """Keep a reply of this round; False when it belongs to another."""
+        if reply.round != self.number or self.complete.done():
+            return False
+        self.replies[reply.partition] = reply
+        if len(self.replies) == self.partitions:
+            self.complete.set_result([self.replies[p] for p in sorted(self.replies)])
+        return True
+
+
+class Contagion:
+    """Coordinator passes, the step and reply agents, and the served joint projections."""
+
+    def __init__(self, ctx: Context, prices: Prices, positions: Positions, cascades: Cascades,
+                 depth_for: DepthFor) -> None:
+        self.ctx, self.prices, self.cascades, self.depth_for = ctx, prices, cascades, depth_for
+        self.config = ctx.settings.contagion
+        self.requests = ctx.topic(ctx.internal(CONTAGION_REQUESTS))
+        self.replies = ctx.topic(ctx.internal(CONTAGION_REPLIES))
+        self.responder = Responder(positions.books, keep=self.config.timeout)
+        self.stress = ctx.table("stress-projections", global_=True, by_key=True)
+        self.latest: dict[str, dict[str, Any]] = {}  # by run, the projections coordinated here
+        self._rounds: dict[str, _Round] = {}  # by batch, the round awaited
+        self._dirty: set[str] = set()
+        self._stress_dirty = False
+        input_agent(ctx, self.requests, name="contagion-steps",
+                    label=self.requests.get_topic_name(), handle=self._step)
+        input_agent(ctx, self.replies, name="contagion-replies",
+                    label=self.replies.get_topic_name(), handle=self._collect)
+        self.runner = Coalescer("contagion", self._project, ctx.metrics,
+                                ctx.settings.recompute_share, ctx.settings.urgent_share)
+        if self.config.enabled:
+            ctx.app.task(self.runner.run)
+            cascades.projected.subscribe(self._projected)
+            prices.moved.subscribe(self._price_moved)
+            ctx.on_ready(self._reassigned)
+        ctx.metrics.add_gauges(self._gauges)
+        register_views(ctx, self)
+
+    def _projected(self, projection: dict[str, Any]) -> None:
+        """An asset's cascade projection changed: project its scenarios again."""
+        self._dirty.add(str(projection["asset"]))
+        self.runner.poke(urgent=True)
+
+    def _price_moved(self, update: PriceUpdate) -> None:
+        """Any price move changes the stress projections."""
+        if any(self.cascades.clusters.owns(shock.asset) for shock in self.config.stress):
+            self._stress_dirty = True
+            self.runner.poke()
+
+    def _reassigned(self) -> None:
+        """After a rebalance: forget what is coordinated elsewhere now, redo the rest."""
+        for run, found in list(self.latest.items()):
+            if not self.cascades.clusters.owns(found["shocked_asset"]):
+                del self.latest[run]
+        for asset in list(self.cascades.contagion):
+            if not self.cascades.clusters.owns(asset):
+                del self.cascades.contagion[asset]
+        self._dirty |= set(self.cascades.projections)
+        self._stress_dirty = True
+        self.runner.poke()
+
+    def _scenarios(self) -> list[Scenario]:
+        """The dirty assets' trigger scenarios and, when due, the owned stress shocks (the
+        marks are taken; sides without a trigger any more are dropped from what is served)."""
+        dirty, self._dirty = self._dirty, set()
+        scenarios: list[Scenario] = []
+        for asset in sorted(dirty):
+            projection = self.cascades.projections.get(asset)
+            found = trigger_scenarios(projection) if projection is not None else []
+            served_now = self.cascades.contagion.setdefault(asset, {})
+            for side in set(served_now) - {s.name for s in found}:
+                served_now.pop(side)
+                self.latest.pop(f"{asset}:{side}", None)
+            scenarios += found
+        if self._stress_dirty or dirty:
+            self._stress_dirty = False
+            values = self.prices.values
+            for shock in self.config.stress:
+                scenario = stress_scenario(shock, values)
+                if scenario is not None and self.cascades.clusters.owns(shock.asset):
+                    scenarios.append(scenario)
+        return scenarios
+
+    async def _project(self) -> None:
+        """Run every due scenario's rounds together; a failed pass marks its scenarios again
+        and asks for another (the coalescer spaces the retries)."""
+        if not self.ctx.ready():
+            return  # the marks stay; the rebalance's end marks everything again
+        scenarios = self._scenarios()
+        if not scenarios:
+            return
+        try:
+            await self._run(scenarios)
+        except Exception:
+            self._dirty |= {s.asset for s in scenarios if s.kind == "trigger"}
+            self._stress_dirty = True
+            self.runner.poke()
+            raise
+
+    async def _run(self, scenarios: list[Scenario]) -> None:
+        """Run the scenarios' rounds together and serve each projection as it ends."""
+        started, settings = time.time(), self.ctx.settings
+        start = dict(self.prices.values)
+        versions = self.prices.versions()
+        active = {s.run: (s, JointCascade(s.asset, start, s.shock_price,
+                                          contagion_model(s, settings, start, self.depth_for)))
+                  for s in scenarios}
+        batch = uuid.uuid4().hex
+        reply_to = self.ctx.partition_of(min(s.asset for s in scenarios))
+        number = 0
+        while active:
+            request = StepRequest(batch, number, reply_to, start,
+                                  {run: cascade.prices for run, (_, cascade) in active.items()})
+            replies = await self._round(request)
+            for run, (scenario, cascade) in list(active.items()):
+                if cascade.absorb([_release(reply, run) for reply in replies]):
+                    del active[run]
+                    self._serve(scenario, served(cascade.projection(), scenario,
+                                                 self.ctx.partitions, started, versions))
+            number += 1
+
+    async def _round(self, request: StepRequest) -> list[StepReply]:
+        """Send the round to every positions partition and wait for all their replies."""
+        pending = self._rounds[request.batch] = _Round(request.round, self.ctx.partitions)
+        raw = request.to_bytes()
+        try:
+            for partition in range(self.ctx.partitions):
+                await self.requests.send(value=raw, partition=partition)
+            return await asyncio.wait_for(pending.complete, self.config.timeout)
+        except TimeoutError as exc:
+            missing = sorted(set(range(self.ctx.partitions)) - set(pending.replies))
+            raise RoundIncomplete(f"round {request.round}: no reply from partitions "
+                                  f"{missing}") from exc
+        finally:
+            del self._rounds[request.batch]
+
+    def _serve(self, scenario: Scenario, body: dict[str, Any]) -> None:
+        """Keep and serve a finished projection."""
+        self.latest[scenario.run] = body
+        if scenario.kind == "trigger":
+            self.cascades.contagion.setdefault(scenario.asset, {})[scenario.name] = body
+        else:
+            self.stress[scenario.name] = body
+
+    async def _step(self, event: EventT[Any]) -> Outcome:
+        """Answer a step request for the positions partition it arrived on."""
+        request = StepRequest.from_bytes(event.message.value)
+        reply = self.responder.answer(request, event.message.partition)
+        await self.replies.send(value=reply.to_bytes(), partition=request.reply_partition)
+        return "applied"
+
+    async def _collect(self, event: EventT[Any]) -> Outcome:
+        """Hand a step reply to the round awaiting it (a late or foreign one is stale)."""
+        reply = StepReply.from_bytes(event.message.value)
+        pending = self._rounds.get(reply.batch)
+        if pending is None or not pending.add(reply):
+            return "stale"
+        return "applied"
+
+    def _gauges(self) -> Iterator[Metric]:
+        """Per projection coordinated here: terminal moves, liquidated USD by protocol (direct
+        or induced) and bad debt by protocol."""
+        labels = ["scenario", "shocked"]
+        move = GaugeMetricFamily("monitor_contagion_terminal_move_ratio",
+                                 "Modelled terminal price move of `asset` in a joint cascade",
+                                 labels=[*labels, "asset"])
+        liquidated = GaugeMetricFamily("monitor_contagion_liquidated_usd",
+                                       "Modelled USD liquidated in a joint cascade, by protocol, "
+                                       "direct (the shock) or induced (other liquidations)",
+                                       labels=[*labels, "protocol", "kind"])
+        bad = GaugeMetricFamily("monitor_contagion_bad_debt_usd",
+                                "Modelled bad debt at a joint cascade's terminal prices",
+                                labels=[*labels, "protocol"])
+        for run, body in sorted(self.latest.items()):
+            key = [run, body["shocked_asset"]]
+            for asset, ratio in sorted(body["terminal_move"].items()):
+                move.add_metric([*key, asset], ratio)
+            for protocol, split in sorted(body["liquidated_usd_by_protocol"].items()):
+                for kind, usd in split.items():
+                    liquidated.add_metric([*key, protocol, kind], usd)
+            for protocol, usd in sorted(body["bad_debt_usd_by_protocol"].items()):
+                bad.add_metric([*key, protocol], usd)
+        yield from (move, liquidated, bad)
+
+
+def _release(reply: StepReply, run: str) -> Release:
+    """A partition's release for `run`, or RoundIncomplete when it could not answer."""
+    if reply.releases is None or run not in reply.releases:
+        raise RoundIncomplete(f"partition {reply.partition} lost batch {reply.batch}")
+    return reply.releases[run]
+
