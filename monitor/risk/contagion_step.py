@@ -3,21 +3,24 @@ what its positions not yet liquidated release, so that a coordinator summing eve
 release runs the same rounds as one pass over the union of the positions.
 
 A position falls when its health factor (its protocol's own arithmetic where one applies) is
-below 1 at the round's prices, and is liquidated at those prices: a lending liquidation seizes
-min(close factor × debt × (1 + value-weighted bonus), collateral) pro rata from its collateral
-legs (sold) and repays close factor × each debt (bought); a perp long sells its size, a short
-buys it. Market prices (a Morpho market's own oracle) follow their two assets' USD prices
-locally: each depends only on its own start quote and those two prices, so every partition
-derives the same value. A round in which nothing falls here also carries the bad debt of every
-position gone so far at that round's prices: in the round where nothing falls anywhere those
-are the terminal prices.
+below 1 at the round's prices, and is liquidated at those prices, valued at its legs' USD
+prices: a lending liquidation seizes min(close factor × debt × (1 + value-weighted bonus),
+collateral) pro rata from its collateral legs (sold) and repays close factor × each debt
+(bought); a perp long sells its size, a short buys it. (The protocols' own values differ from
+the legs' by Aave V3's flooring of each leg to 1e-8 USD and by a Morpho oracle's distance from
+the ratio of its legs' USD prices; only who falls needs their arithmetic.) Market prices (a
+Morpho market's own oracle) follow their two assets' USD prices locally: each depends only on
+its own start quote and those two prices, so every partition derives the same value. A round
+in which nothing falls here also carries the bad debt of every position gone so far at that
+round's prices: in the round where nothing falls anywhere those are the terminal prices.
 
-BookStep finds the falling positions of a columnar book with the generic health factor of every
-row in one vectorised pass, and checks only the rows below 1 + PREFILTER (or lacking a price)
-with the scalar, exact health factor: it equals the scalar step whenever no position's exact
-health factor is below 1 while its generic one is at or above 1 + PREFILTER (Aave V3's integer
+BookStep decides with the generic health factor of every row in one vectorised pass: rows
+below 1 − PREFILTER fall, rows at or above 1 + PREFILTER stand, and only the rows between (or
+lacking a price) get the scalar, exact health factor. It equals the scalar step whenever every
+position's exact health factor lies within PREFILTER (relative) of its generic one across 1:
+generic positions and perps are decided by the same formula bit for bit; Aave V3's integer
 arithmetic differs from the generic formula by under 1.4e-4 relative; a Morpho market's by its
-floors plus its oracle's distance from the ratio of its legs' USD prices).
+floors plus its oracle's distance from the ratio of its legs' USD prices (8e-11 on the devnet).
 """
 
 from __future__ import annotations
@@ -67,10 +70,18 @@ def liquidate(position: Position, prices: Mapping[str, float], sold: dict[str, f
     return _liquidate_lending(position, prices, sold)
 
 
+def leg_values(position: Position, prices: Mapping[str, float]) -> tuple[float, float]:
+    """(collateral_usd, debt_usd) at the legs' USD prices (a perp as position_values reads it)."""
+    if isinstance(position, PerpPosition):
+        return position_values(position, prices)
+    return (sum(leg.amount * prices[leg.asset] for leg in position.collateral),
+            sum(leg.amount * prices[leg.asset] for leg in position.debt))
+
+
 def _liquidate_lending(position: LendingPosition, prices: Mapping[str, float],
                        sold: dict[str, float]) -> float:
     """Seize collateral pro rata by value, repay close factor × every debt."""
-    collateral, debt = position_values(position, prices)
+    collateral, debt = leg_values(position, prices)
     if collateral <= 0:
         return 0.0
     bonus = sum(leg.amount * prices[leg.asset] * leg.liquidation_bonus
@@ -88,7 +99,7 @@ def bad_debt(positions: Iterable[Position], prices: Mapping[str, float]) -> dict
     the protocol recovers (monitor.risk.recovery)."""
     out: dict[str, float] = {}
     for position in positions:
-        collateral, debt = position_values(position, prices)
+        collateral, debt = leg_values(position, prices)
         shortfall = max(debt - recovery(position) * collateral, 0.0)
         if shortfall > 0:
             out[position.protocol] = out.get(position.protocol, 0.0) + shortfall
@@ -103,16 +114,19 @@ class _Gone:
     ids: set[str] = field(default_factory=set)
     rounds: int = 0
 
-    def settle(self, candidates: Iterable[Position], pairs: MarketPairs,
-               start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
-        """Liquidate the candidates not yet gone whose health factor is below 1 at `prices`
-        (the markets' prices follow `pairs`; the first release reports them)."""
-        alive = [p for p in candidates if p.position_id not in self.ids]
+    def settle(self, sure: Iterable[Position], candidates: Iterable[Position],
+               pairs: MarketPairs, start: Mapping[str, float],
+               prices: Mapping[str, float]) -> Release:
+        """Liquidate the positions not yet gone that are `sure` to fall and the `candidates`
+        whose health factor is below 1 at `prices` (the markets' prices follow `pairs`; the
+        first release reports them)."""
         current = follow_pairs(pairs, start, prices)
         release = Release(markets={} if self.rounds else dict(pairs))
         self.rounds += 1
-        falling: list[Position] = []
-        for position in alive:
+        falling = [p for p in sure if p.position_id not in self.ids]
+        for position in candidates:
+            if position.position_id in self.ids:
+                continue
             try:
                 if health_factor(position, current) < 1.0:
                     falling.append(position)
@@ -140,7 +154,7 @@ class PositionsStep:
 
     def release(self, start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
         """Liquidate what falls at `prices`."""
-        return self.gone.settle(self.positions, self.pairs, start, prices)
+        return self.gone.settle((), self.positions, self.pairs, start, prices)
 
 
 class BookStep:
@@ -156,7 +170,10 @@ class BookStep:
 
     def release(self, start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
         """Liquidate what falls at `prices`."""
+        hf = self.book.health_factors(prices)
         with np.errstate(invalid="ignore"):
-            near = ~(self.book.health_factors(prices) >= 1.0 + self.prefilter)
-        rows = np.flatnonzero(near).tolist()
-        return self.gone.settle(self.book.positions_at(rows), self.pairs, start, prices)
+            sure = hf < 1.0 - self.prefilter
+            near = ~(hf >= 1.0 + self.prefilter) & ~sure  # nan (a price missing) included
+        return self.gone.settle(self.book.positions_at(np.flatnonzero(sure).tolist()),
+                                self.book.positions_at(np.flatnonzero(near).tolist()),
+                                self.pairs, start, prices)
