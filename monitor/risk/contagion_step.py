@@ -16,7 +16,8 @@ round's prices: in the round where nothing falls anywhere those are the terminal
 
 BookStep decides with the generic health factor of every row in one vectorised pass: rows
 below 1 − PREFILTER fall, rows at or above 1 + PREFILTER stand, and only the rows between (or
-lacking a price) get the scalar, exact health factor. It equals the scalar step whenever every
+lacking a price) get the scalar, exact health factor; the fallen rows are liquidated in one
+vectorised pass (monitor.risk.flow_kernels, the same sums in the same leg order). It equals the scalar step whenever every
 position's exact health factor lies within PREFILTER (relative) of its generic one across 1:
 generic positions and perps are decided by the same formula bit for bit; Aave V3's integer
 arithmetic differs from the generic formula by under 1.4e-4 relative; a Morpho market's by its
@@ -106,42 +107,12 @@ def bad_debt(positions: Iterable[Position], prices: Mapping[str, float]) -> dict
     return out
 
 
-@dataclass
-class _Gone:
-    """The positions a step has liquidated, by id."""
-
-    positions: list[Position] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
-    rounds: int = 0
-
-    def settle(self, sure: Iterable[Position], candidates: Iterable[Position],
-               pairs: MarketPairs, start: Mapping[str, float],
-               prices: Mapping[str, float]) -> Release:
-        """Liquidate the positions not yet gone that are `sure` to fall and the `candidates`
-        whose health factor is below 1 at `prices` (the markets' prices follow `pairs`; the
-        first release reports them)."""
-        current = follow_pairs(pairs, start, prices)
-        release = Release(markets={} if self.rounds else dict(pairs))
-        self.rounds += 1
-        falling = [p for p in sure if p.position_id not in self.ids]
-        for position in candidates:
-            if position.position_id in self.ids:
-                continue
-            try:
-                if health_factor(position, current) < 1.0:
-                    falling.append(position)
-            except MissingPrice:
-                continue
-        for position in falling:
-            usd = liquidate(position, current, release.sold)
-            release.usd_by_protocol[position.protocol] = (
-                release.usd_by_protocol.get(position.protocol, 0.0) + usd)
-        release.liquidated = len(falling)
-        self.positions.extend(falling)
-        self.ids.update(p.position_id for p in falling)
-        if not falling:
-            release.bad_debt_by_protocol = bad_debt(self.positions, current)
-        return release
+def falls(position: Position, prices: Mapping[str, float]) -> bool:
+    """Whether the position is liquidatable at `prices` (not when a price it needs is missing)."""
+    try:
+        return health_factor(position, prices) < 1.0
+    except MissingPrice:
+        return False
 
 
 class PositionsStep:
@@ -150,15 +121,32 @@ class PositionsStep:
     def __init__(self, positions: Iterable[Position]) -> None:
         self.positions = list(positions)
         self.pairs = market_pairs(self.positions)
-        self.gone = _Gone()
+        self.gone: list[Position] = []
+        self.gone_ids: set[str] = set()
+        self.rounds = 0
 
     def release(self, start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
         """Liquidate what falls at `prices`."""
-        return self.gone.settle((), self.positions, self.pairs, start, prices)
+        current = follow_pairs(self.pairs, start, prices)
+        release = Release(markets={} if self.rounds else dict(self.pairs))
+        self.rounds += 1
+        falling = [p for p in self.positions
+                   if p.position_id not in self.gone_ids and falls(p, current)]
+        for position in falling:
+            usd = liquidate(position, current, release.sold)
+            release.usd_by_protocol[position.protocol] = (
+                release.usd_by_protocol.get(position.protocol, 0.0) + usd)
+        release.liquidated = len(falling)
+        self.gone.extend(falling)
+        self.gone_ids.update(p.position_id for p in falling)
+        if not falling:
+            release.bad_debt_by_protocol = bad_debt(self.gone, current)
+        return release
 
 
 class BookStep:
-    """The step over a columnar book: a vectorised generic prefilter, then the exact check."""
+    """The step over a columnar book: vectorised generic decisions outside 1 ± prefilter, the
+    exact check inside, vectorised liquidations."""
 
     def __init__(self, book: PositionBook, pairs: MarketPairs | None = None,
                  prefilter: float = PREFILTER) -> None:
@@ -166,14 +154,33 @@ class BookStep:
         self.pairs = market_pairs(book.positions_at(range(len(book)))) if pairs is None \
             else pairs
         self.prefilter = prefilter
-        self.gone = _Gone()
+        self.gone: list[str] = []
+        self.gone_ids: set[str] = set()
+        self.rounds = 0
 
     def release(self, start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
         """Liquidate what falls at `prices`."""
+        current = follow_pairs(self.pairs, start, prices)
+        release = Release(markets={} if self.rounds else dict(self.pairs))
+        self.rounds += 1
         hf = self.book.health_factors(prices)
         with np.errstate(invalid="ignore"):
             sure = hf < 1.0 - self.prefilter
             near = ~(hf >= 1.0 + self.prefilter) & ~sure  # nan (a price missing) included
-        return self.gone.settle(self.book.positions_at(np.flatnonzero(sure).tolist()),
-                                self.book.positions_at(np.flatnonzero(near).tolist()),
-                                self.pairs, start, prices)
+        ids, gone = self.book.ids().tolist(), self.gone_ids
+        rows = [row for row in np.flatnonzero(sure).tolist() if ids[row] not in gone]
+        near_rows = [row for row in np.flatnonzero(near).tolist() if ids[row] not in gone]
+        rows += [row for row, position in zip(near_rows, self.book.positions_at(near_rows),
+                                              strict=True) if falls(position, current)]
+        if not rows:
+            found = self.book.liquidations(self.book.rows_of(self.gone), current)
+            release.bad_debt_by_protocol = found.shortfall_by_protocol
+            return release
+        falling = np.array(rows, dtype=np.intp)
+        flows = self.book.liquidations(falling, current)
+        release.sold, release.usd_by_protocol = flows.sold, flows.usd_by_protocol
+        release.liquidated = falling.size
+        fallen = [ids[row] for row in rows]
+        self.gone.extend(fallen)
+        gone.update(fallen)
+        return release

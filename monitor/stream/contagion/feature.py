@@ -156,8 +156,9 @@ class Contagion:
         scenarios = self._scenarios()
         if not scenarios:
             return
-        try:
-            await self._run(scenarios)
+        try:  # the triggers first: a price event waits for them, not for the stress shocks
+            for kind in ("trigger", "stress"):
+                await self._run([s for s in scenarios if s.kind == kind])
         except Exception:
             self._dirty |= {s.asset for s in scenarios if s.kind == "trigger"}
             self._stress_dirty = True
@@ -166,6 +167,8 @@ class Contagion:
 
     async def _run(self, scenarios: list[Scenario]) -> None:
         """Run the scenarios' rounds together and serve each projection as it ends."""
+        if not scenarios:
+            return
         started, settings = time.time(), self.ctx.settings
         start = dict(self.prices.values)
         versions = self.prices.versions()
