@@ -17,11 +17,12 @@ round's prices: in the round where nothing falls anywhere those are the terminal
 BookStep decides with the generic health factor of every row in one vectorised pass: rows
 below 1 − PREFILTER fall, rows at or above 1 + PREFILTER stand, and only the rows between (or
 lacking a price) get the scalar, exact health factor; the fallen rows are liquidated in one
-vectorised pass (monitor.risk.flow_kernels, the same sums in the same leg order). It equals the scalar step whenever every
-position's exact health factor lies within PREFILTER (relative) of its generic one across 1:
-generic positions and perps are decided by the same formula bit for bit; Aave V3's integer
-arithmetic differs from the generic formula by under 1.4e-4 relative; a Morpho market's by its
-floors plus its oracle's distance from the ratio of its legs' USD prices (8e-11 on the devnet).
+vectorised pass (monitor.risk.flow_kernels, the same sums in the same leg order). It equals the
+scalar step whenever every position's exact health factor lies within PREFILTER (relative) of
+its generic one across 1: generic positions and perps are decided by the same formula bit for
+bit; Aave V3's integer arithmetic differs from the generic formula by under 1.4e-4 relative; a
+Morpho market's by its floors plus its oracle's distance from the ratio of its legs' USD prices
+(8e-11 on the devnet).
 """
 
 from __future__ import annotations
