@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from monitor.config import Settings, load_settings
-from monitor.risk import ContagionModel, Position, from_snapshot, project_contagion
+from monitor.risk import Position, from_snapshot, project_contagion
 from monitor.run.broker import EmbeddedBroker
 from monitor.stream.contagion.scenarios import Scenario, configured_depth, contagion_model
 from tests.integration.market import price
@@ -32,21 +32,6 @@ pytestmark = pytest.mark.integration
 N_POSITIONS = 400
 SEED = 7
 REL = 1e-9
-WETH_THINNING = 0.05  # WETH's depth, as a share of the test model's: enough for a trigger
-
-
-def model_file(path: Path, model: ContagionModel) -> Path:
-    """A model file giving every asset of the book its test depth (WETH's thinned so that it
-    has a significant down trigger) and the test betas, and significance scaled to the book."""
-    lines = ["[cascade]", "min_liquidated_usd = 100_000.0", ""]
-    for asset, depth in sorted(model.depths.items()):
-        usd = depth.depth_usd_2pct * (WETH_THINNING if asset == "WETH" else 1.0)  # type: ignore[attr-defined]
-        lines += [f"[assets.{asset}]", f"depth_usd_2pct = {usd!r}", "depth_exponent = 1.0",
-                  f"[assets.{asset}.betas]"]
-        lines += [f"{other} = {beta!r}" for other, beta in model.betas.get(asset, {}).items()]
-        lines.append("")
-    path.write_text("\n".join(lines))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +41,8 @@ def book(tmp_path_factory: pytest.TempPathFactory
     snapshots, prices = contagion_market.snapshots(N_POSITIONS, SEED)
     positions = [from_snapshot(s) for s in snapshots]
     path = tmp_path_factory.mktemp("model") / "contagion.toml"
-    return snapshots, prices, model_file(path, contagion_market.model(positions, prices))
+    return snapshots, prices, contagion_market.model_file(
+        path, contagion_market.model(positions, prices))
 
 
 @pytest.fixture(scope="module")

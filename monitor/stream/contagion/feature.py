@@ -5,15 +5,18 @@ partition). When the asset's cascade projection changes (or any price moves, for
 shocks) a coalesced pass builds its scenarios (each side's significant trigger, the configured
 stress shocks of the asset) and runs them together in rounds: a step request to every
 positions partition with each scenario's price vector, whose owner answers with what its
-positions release (monitor.risk BookStep), replies to the coordinator's partition; the
-coordinator sums them (monitor.risk JointCascade) and sends the next round until nothing falls.
+positions release (monitor.risk BookStep), replies to the coordinator's partition (partitions
+the coordinator owns itself are answered in process, without the round trip); the coordinator
+sums them (monitor.risk JointCascade) and sends the next round until nothing falls.
 Summing releases is exact (monitor.risk.contagion), so the served projection is the one over
 the union of every partition's positions.
 
-The pass waits on the broker, not on the loop: the single-asset path is never behind it, and a
-pass starts no sooner than its own duration allows at the recompute share (monitor.stream.
-coalesce). A round not answered by every partition within `[contagion] timeout` (a rebalance)
-fails the pass; the next change retries it.
+Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): the triggers
+follow the cascade projection they depend on at the urgent share, the stress shocks follow any
+price move at the recompute share. A pass awaits the broker, not the loop, and yields between
+the partitions it answers itself, so the single-asset path runs between its steps. A round not
+answered by every partition within `[contagion] timeout` (a rebalance) fails the pass, which
+asks for another (spaced by the coalescer).
 """
 
 from __future__ import annotations
@@ -88,15 +91,18 @@ class Contagion:
         self.latest: dict[str, dict[str, Any]] = {}  # by run, the projections coordinated here
         self._rounds: dict[str, _Round] = {}  # by batch, the round awaited
         self._dirty: set[str] = set()
-        self._stress_dirty = False
         input_agent(ctx, self.requests, name="contagion-steps",
                     label=self.requests.get_topic_name(), handle=self._step)
         input_agent(ctx, self.replies, name="contagion-replies",
                     label=self.replies.get_topic_name(), handle=self._collect)
-        self.runner = Coalescer("contagion", self._project, ctx.metrics,
-                                ctx.settings.recompute_share, ctx.settings.urgent_share)
+        # triggers follow the price event users wait for; stress shocks take the smaller share
+        self.triggers = Coalescer("contagion-triggers", self._project_triggers, ctx.metrics,
+                                  ctx.settings.urgent_share)
+        self.stresses = Coalescer("contagion-stress", self._project_stress, ctx.metrics,
+                                  ctx.settings.recompute_share)
         if self.config.enabled:
-            ctx.app.task(self.runner.run)
+            ctx.app.task(self.triggers.run)
+            ctx.app.task(self.stresses.run)
             cascades.projected.subscribe(self._projected)
             prices.moved.subscribe(self._price_moved)
             ctx.on_ready(self._reassigned)
@@ -104,15 +110,13 @@ class Contagion:
         register_views(ctx, self)
 
     def _projected(self, projection: dict[str, Any]) -> None:
-        """An asset's cascade projection changed: project its scenarios again."""
+        """An asset's cascade projection changed: project its triggers again."""
         self._dirty.add(str(projection["asset"]))
-        self.runner.poke(urgent=True)
+        self.triggers.poke()
 
     def _price_moved(self, update: PriceUpdate) -> None:
         """Any price move changes the stress projections."""
-        if any(self.cascades.clusters.owns(shock.asset) for shock in self.config.stress):
-            self._stress_dirty = True
-            self.runner.poke()
+        self.stresses.poke()
 
     def _reassigned(self) -> None:
         """After a rebalance: forget what is coordinated elsewhere now, redo the rest."""
@@ -123,12 +127,14 @@ class Contagion:
             if not self.cascades.clusters.owns(asset):
                 del self.cascades.contagion[asset]
         self._dirty |= set(self.cascades.projections)
-        self._stress_dirty = True
-        self.runner.poke()
+        self.triggers.poke()
+        self.stresses.poke()
 
-    def _scenarios(self) -> list[Scenario]:
-        """The dirty assets' trigger scenarios and, when due, the owned stress shocks (the
-        marks are taken; sides without a trigger any more are dropped from what is served)."""
+    async def _project_triggers(self) -> None:
+        """The marked assets' trigger scenarios (sides without a trigger any more are dropped
+        from what is served); a failed pass marks them again and asks for another."""
+        if not self.ctx.ready():
+            return  # the marks stay; the rebalance's end marks everything again
         dirty, self._dirty = self._dirty, set()
         scenarios: list[Scenario] = []
         for asset in sorted(dirty):
@@ -139,30 +145,25 @@ class Contagion:
                 served_now.pop(side)
                 self.latest.pop(f"{asset}:{side}", None)
             scenarios += found
-        if self._stress_dirty or dirty:
-            self._stress_dirty = False
-            values = self.prices.values
-            for shock in self.config.stress:
-                scenario = stress_scenario(shock, values)
-                if scenario is not None and self.cascades.clusters.owns(shock.asset):
-                    scenarios.append(scenario)
-        return scenarios
-
-    async def _project(self) -> None:
-        """Run every due scenario's rounds together; a failed pass marks its scenarios again
-        and asks for another (the coalescer spaces the retries)."""
-        if not self.ctx.ready():
-            return  # the marks stay; the rebalance's end marks everything again
-        scenarios = self._scenarios()
-        if not scenarios:
-            return
-        try:  # the triggers first: a price event waits for them, not for the stress shocks
-            for kind in ("trigger", "stress"):
-                await self._run([s for s in scenarios if s.kind == kind])
+        try:
+            await self._run(scenarios)
         except Exception:
-            self._dirty |= {s.asset for s in scenarios if s.kind == "trigger"}
-            self._stress_dirty = True
-            self.runner.poke()
+            self._dirty |= dirty
+            self.triggers.poke()
+            raise
+
+    async def _project_stress(self) -> None:
+        """The stress shocks of the assets coordinated here; a failed pass asks for another."""
+        if not self.ctx.ready():
+            return
+        values = self.prices.values
+        scenarios = [scenario for shock in self.config.stress
+                     if self.cascades.clusters.owns(shock.asset)
+                     and (scenario := stress_scenario(shock, values)) is not None]
+        try:
+            await self._run(scenarios)
+        except Exception:
+            self.stresses.poke()
             raise
 
     async def _run(self, scenarios: list[Scenario]) -> None:
@@ -190,12 +191,17 @@ class Contagion:
             number += 1
 
     async def _round(self, request: StepRequest) -> list[StepReply]:
-        """Send the round to every positions partition and wait for all their replies."""
+        """Send the round to every positions partition another worker owns, answer it for the
+        ones owned here (yielding between them), and wait for all the replies."""
         pending = self._rounds[request.batch] = _Round(request.round, self.ctx.partitions)
+        local = self.ctx.owned(self.requests.get_topic_name())
         raw = request.to_bytes()
         try:
-            for partition in range(self.ctx.partitions):
+            for partition in sorted(set(range(self.ctx.partitions)) - local):
                 await self.requests.send(value=raw, partition=partition)
+            for partition in sorted(local):
+                pending.add(self.responder.answer(request, partition))
+                await asyncio.sleep(0)
             return await asyncio.wait_for(pending.complete, self.config.timeout)
         except TimeoutError as exc:
             missing = sorted(set(range(self.ctx.partitions)) - set(pending.replies))
