@@ -1,10 +1,10 @@
 """Benchmark: joint cross-protocol contagion for 1e5 positions across 4 partitions.
 
-python benchmarks/contagion.py [--positions 100000] [--moves 30]
+python benchmarks/contagion.py [--positions 100000] [--moves 30] [--workers 1|2]
 
 In process: the joint projection (monitor.risk JointCascade over 4 BookSteps, one per
 partition of the app's hash) of WETH's down trigger and of the configured stress shocks.
-In the stream (a fresh Tansu broker, one worker owning the 4 partitions, the positions
+In the stream (a fresh Tansu broker, --workers workers sharing the 4 partitions, the positions
 preloaded): --moves small WETH price moves, each timed from the price event produced until
 GET /cascades/WETH/ serves the single-asset projection at the new price, and until it serves
 the joint projection (`contagion.down`) computed with the new price version; then the same
@@ -105,10 +105,10 @@ async def until(check: Any, timeout: float, pause: float) -> None:
         await asyncio.sleep(pause)
 
 
-async def moves(settings: Settings, bootstrap: str, start: float, n: int, count: int,
+async def moves(group: list[Settings], bootstrap: str, start: float, n: int, count: int,
                 version: int, joint: bool) -> tuple[dict[str, Any], int]:
-    """Time `count` WETH moves on a worker holding n positions: single-asset (and joint)."""
-    base = f"http://127.0.0.1:{settings.web_port}"
+    """Time `count` WETH moves on workers holding n positions: single-asset (and joint)."""
+    base = f"http://127.0.0.1:{group[0].web_port}"
     single: list[float] = []
     contagion: list[float] = []
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
@@ -116,8 +116,12 @@ async def moves(settings: Settings, bootstrap: str, start: float, n: int, count:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             async def loaded() -> bool:
-                status, body = await get(session, f"{base}/health/")
-                ready = status == 200 and body["positions"] == n
+                held = 0
+                for settings in group:
+                    status, body = await get(session,
+                                             f"http://127.0.0.1:{settings.web_port}/health/")
+                    held += body["positions"] if status == 200 else 0
+                ready = held == n
                 if not joint:
                     return ready
                 status, body = await get(session, f"{base}/cascades/WETH/")
@@ -161,15 +165,21 @@ async def moves(settings: Settings, bootstrap: str, start: float, n: int, count:
     return out, version
 
 
-def worker(broker: EmbeddedBroker, tmp: Path, model: Path, name: str) -> tuple[Settings, Any]:
-    """A worker of app `name` on the broker, started."""
-    settings = load_settings(model, environ={}).with_overrides(
-        broker=broker.url, web_port=free_port(), data_dir=tmp / name, app_id=name,
-        partitions=PARTITIONS, broker_flavor="tansu", rebalance_timeout=4.0,
-        session_timeout=4.0, heartbeat_interval=0.5)
-    process = start_worker_process(settings, (tmp / f"{name}.log").open("ab"), "WARNING")
-    wait_until_ready(settings, process, timeout=120)
-    return settings, process
+def workers(broker: EmbeddedBroker, tmp: Path, model: Path, name: str,
+            count: int) -> tuple[list[Settings], list[Any]]:
+    """`count` workers of app `name` on the broker, started and ready."""
+    group, processes = [], []
+    for i in range(count):
+        settings = load_settings(model, environ={}).with_overrides(
+            broker=broker.url, web_port=free_port(), data_dir=tmp / f"{name}-{i}", app_id=name,
+            partitions=PARTITIONS, broker_flavor="tansu", rebalance_timeout=4.0,
+            session_timeout=4.0, heartbeat_interval=0.5)
+        group.append(settings)
+        processes.append(start_worker_process(settings, (tmp / f"{name}-{i}.log").open("ab"),
+                                              "WARNING"))
+    for settings, process in zip(group, processes, strict=True):
+        wait_until_ready(settings, process, timeout=120)
+    return group, processes
 
 
 def main() -> None:
@@ -177,6 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--positions", type=int, default=100_000)
     parser.add_argument("--moves", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=1, choices=(1, 2))
     args = parser.parse_args()
     snapshots, prices = contagion_market.snapshots(args.positions, SEED)
     positions = [from_snapshot(s) for s in snapshots]
@@ -187,20 +198,22 @@ def main() -> None:
         off = tmp / "off.toml"
         off.write_text(model.read_text() + "\n[contagion]\nenabled = false\n")
         result: dict[str, Any] = {"positions": args.positions, "partitions": PARTITIONS,
-                                  "workers": 1, "moves": args.moves}
+                                  "workers": args.workers, "moves": args.moves}
         with EmbeddedBroker(log_path=tmp / "tansu.log") as broker:
             asyncio.run(preload(broker.bootstrap, snapshots, prices))
             version = 1
             for name, path, joint in (("contagion-on", model, True),
                                       ("contagion-off", off, False)):
-                settings, process = worker(broker, tmp, path, name)
+                group, processes = workers(broker, tmp, path, name, args.workers)
                 try:
                     result[name], version = asyncio.run(moves(
-                        settings, broker.bootstrap, prices["WETH"], args.positions,
-                        args.moves, version, joint))
+                        group, broker.bootstrap, prices["WETH"], args.positions, args.moves,
+                        version, joint))
                 finally:
-                    process.terminate()
-                    process.wait(timeout=30)
+                    for process in processes:
+                        process.terminate()
+                    for process in processes:
+                        process.wait(timeout=30)
         trigger = float(result["contagion-on"]["trigger_price"])
         result["in_process"] = in_process(snapshots, prices, load_settings(model, environ={}),
                                           trigger)

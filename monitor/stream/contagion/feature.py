@@ -13,10 +13,11 @@ the union of every partition's positions.
 
 Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): the triggers
 follow the cascade projection they depend on at the urgent share, the stress shocks follow any
-price move at the recompute share. A pass awaits the broker, not the loop, and yields between
-the partitions it answers itself, so the single-asset path runs between its steps. A round not
-answered by every partition within `[contagion] timeout` (a rebalance) fails the pass, which
-asks for another (spaced by the coalescer).
+price move at the recompute share, each of their rounds waiting while a trigger pass runs. A
+pass awaits the broker, not the loop, and yields between the partitions it answers itself, so
+the single-asset path runs between its steps. A round not answered by every partition within
+`[contagion] timeout` (a rebalance, or a stress batch kept waiting that long, which its steps
+forget) fails the pass, which asks for another (spaced by the coalescer).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ class Contagion:
         self.latest: dict[str, dict[str, Any]] = {}  # by run, the projections coordinated here
         self._rounds: dict[str, _Round] = {}  # by batch, the round awaited
         self._dirty: set[str] = set()
+        self._triggers_idle = asyncio.Event()  # stress rounds wait while a trigger pass runs
+        self._triggers_idle.set()
         input_agent(ctx, self.requests, name="contagion-steps",
                     label=self.requests.get_topic_name(), handle=self._step)
         input_agent(ctx, self.replies, name="contagion-replies",
@@ -145,12 +148,15 @@ class Contagion:
                 served_now.pop(side)
                 self.latest.pop(f"{asset}:{side}", None)
             scenarios += found
+        self._triggers_idle.clear()
         try:
             await self._run(scenarios)
         except Exception:
             self._dirty |= dirty
             self.triggers.poke()
             raise
+        finally:
+            self._triggers_idle.set()
 
     async def _project_stress(self) -> None:
         """The stress shocks of the assets coordinated here; a failed pass asks for another."""
@@ -180,6 +186,8 @@ class Contagion:
         reply_to = self.ctx.partition_of(min(s.asset for s in scenarios))
         number = 0
         while active:
+            if scenarios[0].kind == "stress":
+                await self._triggers_idle.wait()
             request = StepRequest(batch, number, reply_to, start,
                                   {run: cascade.prices for run, (_, cascade) in active.items()})
             replies = await self._round(request)
