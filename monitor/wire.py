@@ -29,8 +29,6 @@ DEPTH: Final = "depth"
 # internal topics, prefixed with the app id
 CLUSTER_PARTIALS: Final = "cluster-partials"
 ALERT_DELIVERIES: Final = "alert-deliveries"
-CONTAGION_REQUESTS: Final = "contagion-requests"
-CONTAGION_REPLIES: Final = "contagion-replies"
 ALERT_STATUSES: Final = ("pending", "firing", "resolved")
 
 Version = tuple[int, int]

@@ -3,11 +3,13 @@
 The coordinator of an asset is the worker owning the asset's cascades (its partials
 partition). When the asset's cascade projection changes (or any price moves, for the stress
 shocks) a coalesced pass builds its scenarios (each side's significant trigger, the configured
-stress shocks of the asset) and runs them together in rounds: a step request to every
-positions partition with each scenario's price vector, whose owner answers with what its
-positions release (monitor.risk BookStep), replies to the coordinator's partition (partitions
-the coordinator owns itself are answered in process, without the round trip); the coordinator
-sums them (monitor.risk JointCascade) and sends the next round until nothing falls.
+stress shocks of the asset) and runs them together in rounds: the round's step request (each
+scenario's price vector) goes to the owner of every positions partition (POST
+/contagion/step/{partition}/ on its web view, found as routed queries find it; partitions the
+coordinator owns are answered in process), which answers with what the partition's positions
+release (monitor.risk BookStep); the coordinator sums them (monitor.risk JointCascade) and
+sends the next round until nothing falls. A round costs one HTTP exchange per other worker, in
+parallel, instead of two broker hops.
 Summing releases is exact (monitor.risk.contagion), so the served projection is the one over
 the union of every partition's positions.
 
@@ -16,8 +18,9 @@ follow the cascade projection they depend on at the urgent share, the stress sho
 price move at the recompute share, each of their rounds waiting while a trigger pass runs. A
 pass awaits the broker, not the loop, and yields between the partitions it answers itself, so
 the single-asset path runs between its steps. A round not answered by every partition within
-`[contagion] timeout` (a rebalance, or a stress batch kept waiting that long, which its steps
-forget) fails the pass, which asks for another (spaced by the coalescer).
+`[contagion] timeout` (a rebalance: no owner, or one that lost the batch's steps; or a stress
+batch kept waiting that long, which its steps forget) fails the pass, which asks for another
+(spaced by the coalescer).
 """
 
 from __future__ import annotations
@@ -29,11 +32,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from faust.types import EventT
+import aiohttp
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from monitor.risk import JointCascade, Release
-from monitor.stream.agent import Outcome, input_agent
 from monitor.stream.cascades import Cascades
 from monitor.stream.coalesce import Coalescer
 from monitor.stream.contagion.responder import Responder
@@ -50,32 +52,13 @@ from monitor.stream.contagion.views import register_views
 from monitor.stream.context import Context
 from monitor.stream.positions import Positions
 from monitor.stream.prices import Prices
-from monitor.wire import CONTAGION_REPLIES, CONTAGION_REQUESTS, PriceUpdate
+from monitor.wire import PriceUpdate
 
 log = logging.getLogger(__name__)
 
 
 class RoundIncomplete(RuntimeError):
     """A positions partition did not answer a round (timed out, or its owner lost the batch)."""
-
-
-class _Round:
-    """The replies of one round, complete once every partition answered."""
-
-    def __init__(self, number: int, partitions: int) -> None:
-        self.number, self.partitions = number, partitions
-        self.replies: dict[int, StepReply] = {}
-        self.complete: asyncio.Future[list[StepReply]] = asyncio.get_running_loop(
-        ).create_future()
-
-    def add(self, reply: StepReply) -> bool:
-        """Keep a reply of this round; False when it belongs to another."""
-        if reply.round != self.number or self.complete.done():
-            return False
-        self.replies[reply.partition] = reply
-        if len(self.replies) == self.partitions:
-            self.complete.set_result([self.replies[p] for p in sorted(self.replies)])
-        return True
 
 
 class Contagion:
@@ -85,19 +68,13 @@ class Contagion:
                  depth_for: DepthFor) -> None:
         self.ctx, self.prices, self.cascades, self.depth_for = ctx, prices, cascades, depth_for
         self.config = ctx.settings.contagion
-        self.requests = ctx.topic(ctx.internal(CONTAGION_REQUESTS))
-        self.replies = ctx.topic(ctx.internal(CONTAGION_REPLIES))
+        self.positions = positions
         self.responder = Responder(positions.books, keep=self.config.timeout)
         self.stress = ctx.table("stress-projections", global_=True, by_key=True)
         self.latest: dict[str, dict[str, Any]] = {}  # by run, the projections coordinated here
-        self._rounds: dict[str, _Round] = {}  # by batch, the round awaited
         self._dirty: set[str] = set()
         self._triggers_idle = asyncio.Event()  # stress rounds wait while a trigger pass runs
         self._triggers_idle.set()
-        input_agent(ctx, self.requests, name="contagion-steps",
-                    label=self.requests.get_topic_name(), handle=self._step)
-        input_agent(ctx, self.replies, name="contagion-replies",
-                    label=self.replies.get_topic_name(), handle=self._collect)
         # triggers follow the price event users wait for; stress shocks take the smaller share
         self.triggers = Coalescer("contagion-triggers", self._project_triggers, ctx.metrics,
                                   ctx.settings.urgent_share)
@@ -183,12 +160,11 @@ class Contagion:
                                           contagion_model(s, settings, start, self.depth_for)))
                   for s in scenarios}
         batch = uuid.uuid4().hex
-        reply_to = self.ctx.partition_of(min(s.asset for s in scenarios))
         number = 0
         while active:
             if scenarios[0].kind == "stress":
                 await self._triggers_idle.wait()
-            request = StepRequest(batch, number, reply_to, start,
+            request = StepRequest(batch, number, start,
                                   {run: cascade.prices for run, (_, cascade) in active.items()})
             replies = await self._round(request)
             for run, (scenario, cascade) in list(active.items()):
@@ -199,24 +175,41 @@ class Contagion:
             number += 1
 
     async def _round(self, request: StepRequest) -> list[StepReply]:
-        """Send the round to every positions partition another worker owns, answer it for the
-        ones owned here (yielding between them), and wait for all the replies."""
-        pending = self._rounds[request.batch] = _Round(request.round, self.ctx.partitions)
-        local = self.ctx.owned(self.requests.get_topic_name())
+        """The replies of every positions partition to the round: asked of the other workers in
+        parallel while this one answers for its own (yielding between them)."""
+        local = self.ctx.owned(self.positions.placed.get_topic_name())
         raw = request.to_bytes()
+        asked = asyncio.gather(*(self._ask(partition, raw)
+                                 for partition in range(self.ctx.partitions)
+                                 if partition not in local))
         try:
-            for partition in sorted(set(range(self.ctx.partitions)) - local):
-                await self.requests.send(value=raw, partition=partition)
+            replies = []
             for partition in sorted(local):
-                pending.add(self.responder.answer(request, partition))
+                replies.append(self.responder.answer(request, partition))
                 await asyncio.sleep(0)
-            return await asyncio.wait_for(pending.complete, self.config.timeout)
+            return replies + list(await asyncio.wait_for(asked, self.config.timeout))
         except TimeoutError as exc:
-            missing = sorted(set(range(self.ctx.partitions)) - set(pending.replies))
-            raise RoundIncomplete(f"round {request.round}: no reply from partitions "
-                                  f"{missing}") from exc
+            raise RoundIncomplete(f"round {request.round}: a partition did not answer within "
+                                  f"{self.config.timeout}s") from exc
         finally:
-            del self._rounds[request.batch]
+            asked.cancel()
+
+    async def _ask(self, partition: int, raw: bytes) -> StepReply:
+        """The reply of the worker owning `partition` to a step request."""
+        owner = self.ctx.owner_of(self.positions.table, partition)
+        if owner is None or self.ctx.is_me(owner):
+            raise RoundIncomplete(f"partition {partition}: no other owner (rebalancing)")
+        url = owner.with_path(f"/contagion/step/{partition}/")
+        try:
+            async with self.ctx.app.http_client.post(url, data=raw) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise RoundIncomplete(f"partition {partition}: {owner} answered "
+                                          f"{response.status}")
+        except aiohttp.ClientError as exc:
+            raise RoundIncomplete(f"partition {partition}: {owner} did not answer "
+                                  f"({type(exc).__name__})") from exc
+        return StepReply.from_bytes(body)
 
     def _serve(self, scenario: Scenario, body: dict[str, Any]) -> None:
         """Keep and serve a finished projection."""
@@ -225,21 +218,6 @@ class Contagion:
             self.cascades.contagion.setdefault(scenario.asset, {})[scenario.name] = body
         else:
             self.stress[scenario.name] = body
-
-    async def _step(self, event: EventT[Any]) -> Outcome:
-        """Answer a step request for the positions partition it arrived on."""
-        request = StepRequest.from_bytes(event.message.value)
-        reply = self.responder.answer(request, event.message.partition)
-        await self.replies.send(value=reply.to_bytes(), partition=request.reply_partition)
-        return "applied"
-
-    async def _collect(self, event: EventT[Any]) -> Outcome:
-        """Hand a step reply to the round awaiting it (a late or foreign one is stale)."""
-        reply = StepReply.from_bytes(event.message.value)
-        pending = self._rounds.get(reply.batch)
-        if pending is None or not pending.add(reply):
-            return "stale"
-        return "applied"
 
     def _gauges(self) -> Iterator[Metric]:
         """Per projection coordinated here: terminal moves, liquidated USD by protocol (direct

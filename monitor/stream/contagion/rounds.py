@@ -1,8 +1,7 @@
-"""The two internal records of a joint cascade's rounds (pure: no Faust). A step request goes to
-every partition of `{app_id}-contagion-requests` (partitioned as the positions, so each
-positions partition's owner answers for it) with the round's price vector of every projection
-of a batch; each partition's step reply goes to the coordinator's partition of
-`{app_id}-contagion-replies` with what its positions release at those prices."""
+"""The two records of a joint cascade's rounds (pure: no Faust): a step request, the round's
+price vector of every projection of a batch, which the coordinator posts to the owner of each
+positions partition (POST /contagion/step/{partition}/), and the step reply it answers with,
+what that partition's positions release at those prices."""
 
 from __future__ import annotations
 
@@ -41,14 +40,12 @@ class StepRequest:
 
     batch: str
     round: int
-    reply_partition: int
     start: dict[str, float]
     runs: dict[str, dict[str, float]]
 
     def to_bytes(self) -> bytes:
         """The wire bytes."""
-        return orjson.dumps({"batch": self.batch, "round": self.round,
-                             "reply_partition": self.reply_partition, "start": self.start,
+        return orjson.dumps({"batch": self.batch, "round": self.round, "start": self.start,
                              "runs": self.runs})
 
     @classmethod
@@ -56,8 +53,7 @@ class StepRequest:
         """Parse the wire bytes, or Rejected("invalid-contagion")."""
         value = parse_object(raw)
         try:
-            return cls(str(value["batch"]), int(value["round"]), int(value["reply_partition"]),
-                       _floats(value["start"]),
+            return cls(str(value["batch"]), int(value["round"]), _floats(value["start"]),
                        {str(run): _floats(prices) for run, prices in dict(value["runs"]).items()})
         except (KeyError, TypeError, ValueError) as exc:
             raise Rejected("invalid-contagion", repr(exc)) from exc

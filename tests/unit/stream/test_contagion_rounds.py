@@ -1,4 +1,4 @@
-"""The contagion rounds without a broker: the wire records round-trip and refuse garbage, the
+"""The contagion rounds without a network: the wire records round-trip and refuse garbage, the
 responder keeps a batch's steps between rounds (and says when it cannot answer), scenarios come
 from triggers and stress shocks, and driving the responder's partitions round by round gives
 project_contagion over the union."""
@@ -40,7 +40,7 @@ def books_of(snapshots: list[dict[str, Any]]) -> Books:
 
 
 def test_records_round_trip_and_refuse_garbage() -> None:
-    request = StepRequest("b", 2, 3, {"WETH": 3000.0}, {"WETH:down": {"WETH": 2900.0}})
+    request = StepRequest("b", 2, {"WETH": 3000.0}, {"WETH:down": {"WETH": 2900.0}})
     assert StepRequest.from_bytes(request.to_bytes()) == request
     release = Release({"WETH": 1.5}, {"aave-v3": 10.0}, 1, {}, {"m": ("WETH", "USDC")})
     for reply in (StepReply("b", 2, 1, {"WETH:down": release}), StepReply("b", 2, 1, None)):
@@ -61,8 +61,8 @@ def test_driving_the_responder_round_by_round_equals_the_union() -> None:
     cascade = JointCascade("WETH", prices, shock, model)
     number = 0
     while True:
-        request = StepRequest.from_bytes(StepRequest(
-            "b", number, 0, prices, {"r": cascade.prices}).to_bytes())
+        request = StepRequest.from_bytes(
+            StepRequest("b", number, prices, {"r": cascade.prices}).to_bytes())
         replies = [StepReply.from_bytes(responder.answer(request, p).to_bytes())
                    for p in range(PARTITIONS)]
         assert all(reply.releases is not None for reply in replies)
@@ -81,20 +81,20 @@ def test_the_responder_says_when_it_cannot_answer() -> None:
     held = next(iter(books.partitions))
     absent = next(p for p in range(PARTITIONS + 1) if p not in books.partitions)
     responder = Responder(books, keep=60.0)
-    first = StepRequest("b", 0, 0, prices, {"r": prices})
+    first = StepRequest("b", 0, prices, {"r": prices})
     assert responder.answer(first, absent).releases is None  # not held here
-    assert responder.answer(StepRequest("c", 1, 0, prices, {"r": prices}), held).releases \
+    assert responder.answer(StepRequest("c", 1, prices, {"r": prices}), held).releases \
         is None  # a batch whose first round it never saw
     assert responder.answer(first, held).releases is not None
-    assert responder.answer(StepRequest("b", 2, 0, prices, {"r": prices}), held
+    assert responder.answer(StepRequest("b", 2, prices, {"r": prices}), held
                             ).releases is None  # a round skipped
-    assert responder.answer(StepRequest("b", 1, 0, prices, {"other": prices}), held
+    assert responder.answer(StepRequest("b", 1, prices, {"other": prices}), held
                             ).releases is None  # a run it has no step for
-    assert responder.answer(StepRequest("b", 1, 0, prices, {"r": prices}), held
+    assert responder.answer(StepRequest("b", 1, prices, {"r": prices}), held
                             ).releases is not None
     forgetful = Responder(books, keep=-1.0)
     forgetful.answer(first, held)
-    assert forgetful.answer(StepRequest("b", 1, 0, prices, {"r": prices}), held
+    assert forgetful.answer(StepRequest("b", 1, prices, {"r": prices}), held
                             ).releases is None  # forgotten after `keep`
 
 
