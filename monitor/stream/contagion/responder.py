@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass, field
 
 from monitor.risk import BookStep, Release
-from monitor.risk.market_prices import market_pairs
 from monitor.stream.contagion.rounds import StepReply, StepRequest
 from monitor.stream.positions.books import Books
 
@@ -39,9 +38,8 @@ class Responder:
         held = self.batches.get(key)
         book = self.books.partitions.get(partition)
         if request.round == 0 and book is not None:
-            pairs = market_pairs(book.book.positions_at(range(len(book.book))))
             held = self.batches[key] = _Steps(0, now, {
-                run: BookStep(book.book, pairs) for run in request.runs})
+                run: BookStep(book.book, book.markets) for run in request.runs})
         if held is None or held.round != request.round \
                 or not request.runs.keys() <= held.steps.keys():
             return StepReply(request.batch, request.round, partition, None)
