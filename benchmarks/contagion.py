@@ -52,6 +52,7 @@ SEED = 0
 TIMEOUT_S = 60.0
 POLL_S = 0.004
 MOVE = 0.0005  # each WETH move: ±0.05 % around the start price (the trigger stays put)
+STEADY_S = 30.0
 
 
 def in_process(snapshots: list[dict[str, Any]], prices: dict[str, float], settings: Settings,
@@ -115,13 +116,19 @@ async def moves(group: list[Settings], bootstrap: str, start: float, n: int, cou
     await producer.start()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            seen = {"held": -1, "since": time.monotonic()}
+
             async def loaded() -> bool:
                 held = 0
                 for settings in group:
                     status, body = await get(session,
                                              f"http://127.0.0.1:{settings.web_port}/health/")
                     held += body["positions"] if status == 200 else 0
-                ready = held == n
+                if held != seen["held"]:
+                    seen.update(held=held, since=time.monotonic())
+                # every position, or (a rebalance lost some) a count steady for STEADY_S
+                ready = held == n or (held > 0.99 * n
+                                      and time.monotonic() - seen["since"] > STEADY_S)
                 if not joint:
                     return ready
                 status, body = await get(session, f"{base}/cascades/WETH/")
@@ -151,7 +158,8 @@ async def moves(group: list[Settings], bootstrap: str, start: float, n: int, cou
                 if joint_at is not None:
                     contagion.append((joint_at - started) * 1e3)
                 await asyncio.sleep(0.3)
-            out: dict[str, Any] = {"single_asset_ms": percentiles(single)}
+            out: dict[str, Any] = {"positions_held": seen["held"],
+                           "single_asset_ms": percentiles(single)}
             if joint:
                 out["contagion_ms"] = percentiles(contagion)
                 _, body = await get(session, f"{base}/cascades/WETH/")
@@ -172,8 +180,7 @@ def workers(broker: EmbeddedBroker, tmp: Path, model: Path, name: str,
     for i in range(count):
         settings = load_settings(model, environ={}).with_overrides(
             broker=broker.url, web_port=free_port(), data_dir=tmp / f"{name}-{i}", app_id=name,
-            partitions=PARTITIONS, broker_flavor="tansu", rebalance_timeout=4.0,
-            session_timeout=4.0, heartbeat_interval=0.5)
+            partitions=PARTITIONS, broker_flavor="tansu")
         group.append(settings)
         processes.append(start_worker_process(settings, (tmp / f"{name}-{i}.log").open("ab"),
                                               "WARNING"))

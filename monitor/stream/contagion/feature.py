@@ -15,22 +15,21 @@ the union of every partition's positions.
 
 Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): the triggers
 follow the cascade projection they depend on at the urgent share, the stress shocks follow any
-price move at the recompute share, each of their rounds waiting while a trigger pass runs. A
-pass awaits the broker, not the loop, and yields between the partitions it answers itself, so
-the single-asset path runs between its steps. A round not answered by every partition within
-`[contagion] timeout` (a rebalance: no owner, or one that lost the batch's steps; or a stress
-batch kept waiting that long, which its steps forget) fails the pass, which asks for another
-(spaced by the coalescer).
+price move or projection at the recompute share, each of their rounds waiting while a trigger
+pass runs. A pass awaits the other workers, not the loop, and yields between the partitions it
+answers itself, so the single-asset path runs between its steps. A round not answered by every
+partition within `[contagion] timeout` (a rebalance: no owner, or one that lost the batch's
+steps; or a stress batch kept waiting that long, which its steps forget) fails the pass, which
+asks for another RETRY_S later.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -54,7 +53,7 @@ from monitor.stream.positions import Positions
 from monitor.stream.prices import Prices
 from monitor.wire import PriceUpdate
 
-log = logging.getLogger(__name__)
+RETRY_S: Final = 1.0  # a failed pass waits this long before it asks for another
 
 
 class RoundIncomplete(RuntimeError):
@@ -90,9 +89,11 @@ class Contagion:
         register_views(ctx, self)
 
     def _projected(self, projection: dict[str, Any]) -> None:
-        """An asset's cascade projection changed: project its triggers again."""
+        """An asset's cascade projection changed (its positions or prices did): project its
+        triggers and the stress shocks again."""
         self._dirty.add(str(projection["asset"]))
         self.triggers.poke()
+        self.stresses.poke()
 
     def _price_moved(self, update: PriceUpdate) -> None:
         """Any price move changes the stress projections."""
@@ -130,6 +131,7 @@ class Contagion:
             await self._run(scenarios)
         except Exception:
             self._dirty |= dirty
+            await asyncio.sleep(RETRY_S)
             self.triggers.poke()
             raise
         finally:
@@ -146,6 +148,7 @@ class Contagion:
         try:
             await self._run(scenarios)
         except Exception:
+            await asyncio.sleep(RETRY_S)
             self.stresses.poke()
             raise
 
