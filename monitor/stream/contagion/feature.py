@@ -61,7 +61,7 @@ class RoundIncomplete(RuntimeError):
 
 
 class Contagion:
-    """Coordinator passes, the step and reply agents, and the served joint projections."""
+    """Coordinator passes, the partition steps answered here, the served joint projections."""
 
     def __init__(self, ctx: Context, prices: Prices, positions: Positions, cascades: Cascades,
                  depth_for: DepthFor) -> None:
@@ -74,7 +74,6 @@ class Contagion:
         self._dirty: set[str] = set()
         self._triggers_idle = asyncio.Event()  # stress rounds wait while a trigger pass runs
         self._triggers_idle.set()
-        # triggers follow the price event users wait for; stress shocks take the smaller share
         self.triggers = Coalescer("contagion-triggers", self._project_triggers, ctx.metrics,
                                   ctx.settings.urgent_share)
         self.stresses = Coalescer("contagion-stress", self._project_stress, ctx.metrics,

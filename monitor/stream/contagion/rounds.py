@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from monitor.risk import Release
 from monitor.wire import Rejected, parse_object
+
+MAX_RUNS: Final = 256  # scenarios in one step request (a pass has a few per owned asset)
 
 
 def _floats(value: Any) -> dict[str, float]:
@@ -53,10 +55,14 @@ class StepRequest:
         """Parse the wire bytes, or Rejected("invalid-contagion")."""
         value = parse_object(raw)
         try:
-            return cls(str(value["batch"]), int(value["round"]), _floats(value["start"]),
-                       {str(run): _floats(prices) for run, prices in dict(value["runs"]).items()})
+            request = cls(str(value["batch"]), int(value["round"]), _floats(value["start"]),
+                          {str(run): _floats(prices)
+                           for run, prices in dict(value["runs"]).items()})
         except (KeyError, TypeError, ValueError) as exc:
             raise Rejected("invalid-contagion", repr(exc)) from exc
+        if len(request.runs) > MAX_RUNS:
+            raise Rejected("invalid-contagion", f"{len(request.runs)} runs: at most {MAX_RUNS}")
+        return request
 
 
 @dataclass(frozen=True)

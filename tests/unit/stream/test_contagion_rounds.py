@@ -13,7 +13,7 @@ import pytest
 from monitor.config import StressShock, load_settings
 from monitor.risk import JointCascade, Release, from_snapshot, project_contagion
 from monitor.stream.contagion.responder import Responder
-from monitor.stream.contagion.rounds import StepReply, StepRequest
+from monitor.stream.contagion.rounds import MAX_RUNS, StepReply, StepRequest
 from monitor.stream.contagion.scenarios import (
     Scenario,
     configured_depth,
@@ -49,6 +49,11 @@ def test_records_round_trip_and_refuse_garbage() -> None:
                                    b'"releases": {"r": {"sold": 3}}}'):
         with pytest.raises(Rejected) as caught:
             StepReply.from_bytes(raw)
+        assert caught.value.reason == "invalid-contagion"
+    many = StepRequest("b", 0, {}, {str(i): {} for i in range(MAX_RUNS + 1)}).to_bytes()
+    for raw in (b'{"batch": "b", "round": 0, "start": 5, "runs": {}}', many):
+        with pytest.raises(Rejected) as caught:
+            StepRequest.from_bytes(raw)
         assert caught.value.reason == "invalid-contagion"
 
 
