@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from monitor.limits import Limits
 from monitor.risk import ConstantProductDepth, DepthModel, PowerLawDepth
 
 T = TypeVar("T")
@@ -98,14 +99,27 @@ class Settings:
     recompute_share: float = 0.1  # most of the loop's time partials may take under load
     urgent_share: float = 0.5  # ... when a price moved (the answer users wait for)
     route_timeout: float = 5.0  # seconds a query forwarded to its key's owner may take
+    web_token: str | None = field(default=None, repr=False)  # bearer token guarding the views
+    metrics_open: bool = False  # /metrics served without the token
     app_id: str = "liquidation-monitor"
     rebalance_timeout: float = 10.0
     session_timeout: float = 10.0
     heartbeat_interval: float = 1.0
+    max_record_bytes: int = Limits.max_record_bytes
+    max_legs: int = Limits.max_legs
+    max_assets: int = Limits.max_assets
+    max_version: int = Limits.max_version
+    version_margin: int = Limits.version_margin
     assets: Mapping[str, AssetConfig] = field(default_factory=dict)
     protocols: Mapping[str, ProtocolConfig] = field(default_factory=dict)
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
     contagion: ContagionConfig = field(default_factory=ContagionConfig)
+
+    @property
+    def limits(self) -> Limits:
+        """What one input record may hold (README "Reliability")."""
+        return Limits(self.max_record_bytes, self.max_legs, self.max_assets, self.max_version,
+                      self.version_margin)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and `monitor run` use it)."""
@@ -148,6 +162,14 @@ def _choice(options: tuple[str, ...], *, prefix: bool = False) -> Callable[[str]
     return parse
 
 
+def _flag(text: str) -> bool:
+    """true/false, 1/0, yes/no."""
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"must be true or false, got {text!r}")
+    return lowered in ("true", "1", "yes")
+
+
 def _broker_url(text: str) -> str:
     """A Kafka URL; a bare host:port gets the kafka:// scheme."""
     text = text.strip()
@@ -170,10 +192,17 @@ _ENV: Final[dict[str, tuple[str, Callable[[str], Any]]]] = {
     "MONITOR_RECOMPUTE_SHARE": ("recompute_share", _fraction),
     "MONITOR_URGENT_SHARE": ("urgent_share", _fraction),
     "MONITOR_ROUTE_TIMEOUT": ("route_timeout", _positive(float)),
+    "MONITOR_WEB_TOKEN": ("web_token", lambda text: text or None),
+    "MONITOR_METRICS_OPEN": ("metrics_open", _flag),
     "MONITOR_APP_ID": ("app_id", str),
     "MONITOR_REBALANCE_TIMEOUT": ("rebalance_timeout", _positive(float)),
     "MONITOR_SESSION_TIMEOUT": ("session_timeout", _positive(float)),
     "MONITOR_HEARTBEAT_INTERVAL": ("heartbeat_interval", _positive(float)),
+    "MONITOR_MAX_RECORD_BYTES": ("max_record_bytes", _positive(int)),
+    "MONITOR_MAX_LEGS": ("max_legs", _positive(int)),
+    "MONITOR_MAX_ASSETS": ("max_assets", _positive(int)),
+    "MONITOR_MAX_VERSION": ("max_version", _positive(int)),
+    "MONITOR_VERSION_MARGIN": ("version_margin", _positive(int)),
 }
 
 

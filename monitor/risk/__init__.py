@@ -27,6 +27,9 @@ from monitor.risk.contagion import (
 from monitor.risk.contagion_step import BookStep, ContagionStep, PositionsStep, Release
 from monitor.risk.depth import ConstantProductDepth, DepthModel, PowerLawDepth
 from monitor.risk.positions import (
+    MAX_AMOUNT,
+    MAX_PRICE,
+    MIN_PRICE,
     CollateralLeg,
     DebtLeg,
     InvalidPosition,
@@ -51,6 +54,9 @@ from monitor.risk.valuation import (
 __all__ = [
     "CASCADE_SIDES",
     "LEVEL_SIDE",
+    "MAX_AMOUNT",
+    "MAX_PRICE",
+    "MIN_PRICE",
     "SIDES",
     "BookLevels",
     "BookStep",

@@ -17,6 +17,7 @@ from monitor.sources.evm.adapter import SourceConfig
 from monitor.sources.evm.checkpoint import CheckpointError
 from monitor.sources.evm.follower import MAINNET_CONFIRMATIONS, FollowConfig, Stats
 from monitor.sources.evm.jsonrpc import RpcError
+from monitor.sources.evm.rpc import TRANSIENT, scrub, scrub_logs
 from monitor.sources.ingest import (
     DEFAULT_PROTOCOL,
     ManifestError,
@@ -133,6 +134,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     except ManifestError as exc:
         print(f"monitor ingest: {exc}", file=sys.stderr)
         return 2
+    scrub_logs(rpc_url)
 
     async def main() -> Stats:
         """Ingest until done or SIGINT/SIGTERM."""
@@ -146,8 +148,9 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     try:
         stats = asyncio.run(main())
-    except (CheckpointError, RpcError, ValueError, OSError) as exc:
-        print(f"monitor ingest: {exc}", file=sys.stderr)
+    except (CheckpointError, RpcError, ValueError, *TRANSIENT) as exc:
+        print(f"monitor ingest: {type(exc).__name__}: {scrub(str(exc), rpc_url)}",
+              file=sys.stderr)
         return 1
     print(f"ingest: done at block {stats.block}: {stats.snapshots} snapshots, {stats.prices} "
           f"prices, {stats.logs} logs, {stats.reorgs} reorgs")

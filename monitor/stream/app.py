@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from typing import Any, cast
 
 import faust
 from faust.web import Request, Response, View
@@ -26,6 +27,7 @@ from monitor.stream.context import Context
 from monitor.stream.map import LiquidationMap
 from monitor.stream.positions import Positions
 from monitor.stream.prices import Prices
+from monitor.stream.web import guard
 from monitor.stream.web.http import answer
 from monitor.wire import CLUSTER_PARTIALS
 
@@ -87,15 +89,21 @@ def _new_app(settings: Settings) -> faust.App:
 
 
 def _health(stream: Stream) -> None:
-    """GET /health/: 200 once partitions are assigned and tables recovered, 503 before."""
+    """GET /health/ (ready: 200 once partitions are assigned and tables recovered, 503 before
+    and while partitions move) and GET /health/live/ (live: 200 while the worker serves)."""
     ctx = stream.ctx
+
+    @ctx.app.page("/health/live/")
+    async def live(view: View, request: Request) -> Response:
+        """Liveness of this worker: it answers (restart it if it does not)."""
+        return answer(view, {"status": "live", "live": True, "ready": ctx.ready()})
 
     @ctx.app.page("/health/")
     async def health(view: View, request: Request) -> Response:
-        """Readiness of this worker."""
+        """Readiness of this worker: whether it can answer queries now."""
         ready = ctx.ready()
         return answer(view, {
-            "status": "ok" if ready else "starting", "ready": ready,
+            "status": "ok" if ready else "starting", "live": True, "ready": ready,
             "worker": ctx.app.conf.canonical_url.human_repr(),
             "partitions": sorted(stream.positions.books.partitions),
             "positions": len(stream.positions.books),
@@ -116,6 +124,7 @@ def build_stream(settings: Settings) -> Stream:
     Contagion(ctx, prices, positions, cascades, configured_depth(settings))
     _health(stream)
     ctx.metrics.serve(ctx.app)
+    guard.install(cast(Any, ctx.app.web).web_app, settings)  # Faust's aiohttp driver
     return stream
 
 

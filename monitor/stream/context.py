@@ -130,6 +130,11 @@ class Context:
                 return URL(url)
         return None
 
+    def holds(self, table: Any, key: str) -> bool:
+        """Whether this worker actively holds `key`'s partition of `table` now (its own view
+        of the assignment, which may lag the group's while partitions move)."""
+        return self.partition_of(key) in self.owned(table.changelog_topic.get_topic_name())
+
     def is_me(self, url: URL) -> bool:
         """Whether `url` is this worker's own web view."""
         mine = self.app.conf.canonical_url
