@@ -29,7 +29,7 @@ def _exact(leg: dict[str, Any]) -> dict[str, Any]:
 
 def market_key(snapshot: dict[str, Any]) -> str:
     """The market price key of a Morpho snapshot (one market per collateral/loan pair)."""
-    return f"morpho-blue:1:{snapshot['collateral'][0]['asset']}/{snapshot['debt'][0]['asset']}"
+    return f"morpho-blue:1:{snapshot['collateral'][0]['asset']}-{snapshot['debt'][0]['asset']}"
 
 
 def snapshots(n: int, seed: int = 0) -> tuple[list[dict[str, Any]], dict[str, float]]:
