@@ -63,6 +63,27 @@ class CascadeConfig:
 
 
 @dataclass(frozen=True)
+class StressShock:
+    """A configured stress scenario: `asset` moved by `move` (−0.2: −20 %), the other assets
+    by `betas` (the asset's configured betas when None)."""
+
+    name: str
+    asset: str
+    move: float
+    betas: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class ContagionConfig:
+    """Joint cross-protocol contagion in the stream: on or off, how long a projection waits
+    for every positions partition's reply in a round, and the stress shocks."""
+
+    enabled: bool = True
+    timeout: float = 5.0
+    stress: tuple[StressShock, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a worker needs; build it with load_settings()."""
 
@@ -93,6 +114,7 @@ class Settings:
     assets: Mapping[str, AssetConfig] = field(default_factory=dict)
     protocols: Mapping[str, ProtocolConfig] = field(default_factory=dict)
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
+    contagion: ContagionConfig = field(default_factory=ContagionConfig)
 
     @property
     def limits(self) -> Limits:
@@ -237,6 +259,37 @@ def _protocol(name: str, raw: object) -> ProtocolConfig:
     return ProtocolConfig(close_factor=close_factor)
 
 
+def _stress(name: str, raw: object) -> StressShock:
+    """Parse [contagion.stress.NAME]."""
+    key = f"contagion.stress.{name}"
+    table = toml_table(raw, key)
+    check_keys(table, {"asset", "move", "betas"}, key)
+    asset = table.get("asset")
+    if not isinstance(asset, str) or not asset:
+        raise ConfigError(f"{key}.asset: must be an asset name, got {asset!r}")
+    move = toml_number(table.get("move"), f"{key}.move", positive=False)
+    if move <= -1.0:
+        raise ConfigError(f"{key}.move: must be above -1, got {move}")
+    betas = None
+    if "betas" in table:
+        betas = {other: toml_number(b, f"{key}.betas.{other}", positive=False)
+                 for other, b in toml_table(table["betas"], f"{key}.betas").items()}
+    return StressShock(name, asset, move, betas)
+
+
+def _contagion(raw: object) -> ContagionConfig:
+    """Parse [contagion]."""
+    table = toml_table(raw, "contagion")
+    check_keys(table, {"enabled", "timeout", "stress"}, "contagion")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"contagion.enabled: must be true or false, got {enabled!r}")
+    stress = toml_table(table.get("stress", {}), "contagion.stress")
+    return ContagionConfig(enabled=enabled,
+                           timeout=toml_number(table.get("timeout", 5.0), "contagion.timeout"),
+                           stress=tuple(_stress(n, r) for n, r in stress.items()))
+
+
 def _cascade(raw: object) -> CascadeConfig:
     """Parse [cascade]."""
     table = toml_table(raw, "cascade")
@@ -317,5 +370,6 @@ def load_settings(path: str | Path | None = None,
         protocols={n: _protocol(n, raw)
                    for n, raw in toml_table(model.get("protocols", {}), "protocols").items()},
         cascade=_cascade(model.get("cascade", {})),
+        contagion=_contagion(model.get("contagion", {})),
         **values,
     )

@@ -17,7 +17,14 @@ from monitor.risk.clusters import (
     liquidatable_within,
     merge_clusters,
 )
-from monitor.risk.contagion import ContagionModel, ContagionProjection, project_contagion
+from monitor.risk.contagion import (
+    ContagionModel,
+    ContagionProjection,
+    JointCascade,
+    project_contagion,
+    run_joint,
+)
+from monitor.risk.contagion_step import BookStep, ContagionStep, PositionsStep, Release
 from monitor.risk.depth import ConstantProductDepth, DepthModel, PowerLawDepth
 from monitor.risk.positions import (
     MAX_AMOUNT,
@@ -52,6 +59,7 @@ __all__ = [
     "MIN_PRICE",
     "SIDES",
     "BookLevels",
+    "BookStep",
     "CascadeProjection",
     "CascadeSide",
     "CascadeTrigger",
@@ -62,9 +70,11 @@ __all__ = [
     "ConstantProductDepth",
     "ContagionModel",
     "ContagionProjection",
+    "ContagionStep",
     "DebtLeg",
     "DepthModel",
     "InvalidPosition",
+    "JointCascade",
     "LendingPosition",
     "LiquidationLevel",
     "MissingPrice",
@@ -72,7 +82,9 @@ __all__ = [
     "Position",
     "PositionBook",
     "PositionLevel",
+    "PositionsStep",
     "PowerLawDepth",
+    "Release",
     "Side",
     "build_clusters",
     "find_cascade_trigger",
@@ -87,5 +99,6 @@ __all__ = [
     "project_cascade",
     "project_cascade_from_clusters",
     "project_contagion",
+    "run_joint",
     "to_snapshot",
 ]

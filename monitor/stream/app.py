@@ -21,6 +21,7 @@ from monitor.stream import tansu
 from monitor.stream.alerts import Alerts
 from monitor.stream.cascades import Cascades
 from monitor.stream.clusters import Clusters
+from monitor.stream.contagion import Contagion
 from monitor.stream.context import Context
 from monitor.stream.depth import Depth
 from monitor.stream.map import LiquidationMap
@@ -122,6 +123,7 @@ def build_stream(settings: Settings) -> Stream:
     alerts = Alerts(ctx, prices, positions, clusters, cascades)
     stream = Stream(ctx, prices, positions, clusters, depth, cascades, alerts)
     LiquidationMap(ctx, prices, clusters)
+    Contagion(ctx, prices, positions, cascades, depth.observed.model_for)
     _health(stream)
     ctx.metrics.serve(ctx.app)
     guard.install(cast(Any, ctx.app.web).web_app, settings)  # Faust's aiohttp driver

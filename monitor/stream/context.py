@@ -119,8 +119,11 @@ class Context:
 
     def owner(self, table: Any, key: str) -> URL | None:
         """The web view of the worker that owns `key` in `table`, None while unassigned."""
+        return self.owner_of(table, self.partition_of(key))
+
+    def owner_of(self, table: Any, partition: int) -> URL | None:
+        """The web view of the worker that owns `partition` of `table`, None while unassigned."""
         topic = table.changelog_topic.get_topic_name()
-        partition = self.partition_of(key)
         assignor = cast(PartitionAssignor, self.app.assignor)
         for url, topics in assignor.changelog_distribution.items():
             if partition in topics.get(topic, ()):

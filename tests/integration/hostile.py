@@ -134,5 +134,5 @@ def any_records(internal: dict[str, str]) -> st.SearchStrategy[Record]:
 SEGMENTS = st.one_of(IDS, ASSETS, st.sampled_from(["%ff", "%00", "%", "..%2F..", "WETH"]))
 ENDPOINTS = ("/positions/{}/", "/clusters/{}/", "/cascades/{}/", "/alerts/{}/", "/map/{}",
              "/map/{}/", "/clusters/WETH/?side={}", "/alerts/?status={}", "/clusters/?{}",
-             "/health/?{}", "/metrics?{}")
+             "/health/?{}", "/metrics?{}", "/stress/?{}", "/contagion/step/{}/")
 PATHS = st.tuples(st.sampled_from(ENDPOINTS), SEGMENTS)

@@ -31,6 +31,7 @@ class Cascades:
         self.summaries = ctx.table("asset-summaries", global_=True, by_key=True)
         self.projections: dict[str, dict[str, Any]] = {}
         self.projected: Announcer[dict[str, Any]] = Announcer()
+        self.contagion: dict[str, dict[str, Any]] = {}  # by asset and side: joint projections
         self._dirty: set[str] = set()
         self.projector = Coalescer("cascades", self._project, ctx.metrics,
                                    ctx.settings.urgent_share)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from faust.web import Request, Response, View
 
 from monitor.limits import ASSET_RE
+from monitor.risk import CASCADE_SIDES
 from monitor.stream.context import Context
 from monitor.stream.web.http import LABELS, answer, error
 from monitor.stream.web.routing import routed
@@ -35,6 +36,8 @@ def register_views(ctx: Context, cascades: Cascades) -> None:
             found = cascades.projections.get(asset)
             if found is None:
                 return error(view, 404, f"no cascade projection for asset {asset!r}")
-            return answer(view, {**found, "labels": LABELS})
+            joint = cascades.contagion.get(asset, {})
+            contagion = {side: joint.get(side) for side in CASCADE_SIDES}
+            return answer(view, {**found, "contagion": contagion, "labels": LABELS})
 
         return await routed(ctx, view, request, cascades.clusters.table, asset, local)

@@ -75,3 +75,7 @@ class ObservedDepth:
         configured = self.assets.get(asset)
         model = configured.depth_model() if configured else None
         return model, DepthProvenance("configured" if model is not None else "none")
+
+    def model_for(self, asset: str) -> DepthModel | None:
+        """The depth model alone (what a joint projection asks for each asset it moves)."""
+        return self.depth_for(asset)[0]
