@@ -53,7 +53,7 @@ Version = tuple[int, int]
 REASONS: Final = ("not-json", "not-an-object", "invalid-version", "invalid-position",
                   "key-mismatch", "invalid-price", "invalid-partial", "not-a-batch",
                   "invalid-depth", "invalid-alert", "oversized-record", "over-limit",
-                  "implausible-version", "invalid-contagion")
+                  "implausible-version", "invalid-contagion", "misplaced")
 DEFAULT_LIMITS: Final = Limits()
 
 
