@@ -56,6 +56,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
              settings.web_host, settings.web_port)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    # Faust's terminal spinner sets the root logger to DEBUG whenever the level is WARN or
+    # above, so every debug call of aiokafka and Faust builds a record per message: no spinner
+    worker.spinner = None
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
