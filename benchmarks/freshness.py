@@ -10,7 +10,8 @@ Each configuration runs a fresh Tansu broker and one worker preloaded with the p
 makes --moves WETH price moves at idle and as many under a background load of --load position
 events/s (re-sent snapshots with newer versions: real work, unchanged levels). The same is run
 against the design at git revision --baseline (checked out into a temporary worktree), so both
-are measured on the same machine in the same run. Prints one JSON object: p50/p99/max in ms.
+are measured on the same machine in the same run. Prints one JSON object: p50/p99/max in ms
+(a move not reflected within 15 s counts as 15 s and in the phase's `timeouts`).
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ class Run:
         self.version = 1
         self.price_version = 1
         self.state = 0
+        self.timeouts = 0  # moves not reflected within TIMEOUT_S
 
     async def preload(self, producer: AIOKafkaProducer) -> None:
         """Topics, the start prices and every position."""
@@ -146,10 +148,12 @@ class Run:
             if time.perf_counter() - started > TIMEOUT_S:
                 missing = [name for name, at in (("/cascades/WETH/", cascade_at),
                                                  ("/clusters/WBTC/", clusters_at)) if at is None]
-                status, body = await get(session, f"{self.base}/clusters/WBTC/")
-                seen = fingerprint(body["levels"]) if status == 200 else status
-                raise TimeoutError(f"WETH {weth}: {', '.join(missing)} did not reflect it "
-                                   f"within {TIMEOUT_S}s (WBTC levels {seen}, want {want})")
+                print(f"freshness: WETH {weth}: {', '.join(missing)} not there within "
+                      f"{TIMEOUT_S:g} s (counted as {TIMEOUT_S:g} s)", file=sys.stderr, flush=True)
+                self.timeouts += 1
+                late = started + TIMEOUT_S
+                cascade_at, clusters_at = cascade_at or late, clusters_at or late
+                break
             if cascade_at is None:
                 status, body = await get(session, f"{self.base}/cascades/WETH/")
                 if status == 200 and body["price"] == weth:
@@ -193,7 +197,7 @@ async def measure(run: Run, moves: int, rate: float) -> dict[str, dict[str, Any]
                           if phase == "load" else None)
                 if loader:
                     await asyncio.sleep(2.0)  # let the load reach its rate
-                samples = []
+                samples, timeouts = [], run.timeouts
                 for _ in range(moves):
                     samples.append(await run.move(producer, session))
                     await asyncio.sleep(random.uniform(0.05, 0.25))
@@ -202,7 +206,8 @@ async def measure(run: Run, moves: int, rate: float) -> dict[str, dict[str, Any]
                 phases[phase] = {"cascades_ms": percentiles([s[0] for s in samples]),
                                  "clusters_ms": percentiles([s[1] for s in samples]),
                                  "both_ms": percentiles([max(s) for s in samples]),
-                                 "background_events": sent}
+                                 "background_events": sent,
+                                 "timeouts": run.timeouts - timeouts}
     finally:
         await producer.stop()
     return phases

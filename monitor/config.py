@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from monitor.limits import Limits
 from monitor.risk import ConstantProductDepth, DepthModel, PowerLawDepth
 
 T = TypeVar("T")
@@ -58,6 +59,28 @@ class CascadeConfig:
     max_move: float = 0.5
     min_induced_move: float = 0.01
     min_liquidated_usd: float = 50_000_000.0
+    depth_quotes: tuple[str, ...] = ("USDC", "USDT", "DAI")  # what observed pools price in
+
+
+@dataclass(frozen=True)
+class StressShock:
+    """A configured stress scenario: `asset` moved by `move` (−0.2: −20 %), the other assets
+    by `betas` (the asset's configured betas when None)."""
+
+    name: str
+    asset: str
+    move: float
+    betas: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class ContagionConfig:
+    """Joint cross-protocol contagion in the stream: on or off, how long a projection waits
+    for every positions partition's reply in a round, and the stress shocks."""
+
+    enabled: bool = True
+    timeout: float = 5.0
+    stress: tuple[StressShock, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,13 +100,27 @@ class Settings:
     recompute_share: float = 0.1  # most of the loop's time partials may take under load
     urgent_share: float = 0.5  # ... when a price moved (the answer users wait for)
     route_timeout: float = 5.0  # seconds a query forwarded to its key's owner may take
+    web_token: str | None = field(default=None, repr=False)  # bearer token guarding the views
+    metrics_open: bool = False  # /metrics served without the token
     app_id: str = "liquidation-monitor"
     rebalance_timeout: float = 10.0
     session_timeout: float = 10.0
     heartbeat_interval: float = 1.0
+    max_record_bytes: int = Limits.max_record_bytes
+    max_legs: int = Limits.max_legs
+    max_assets: int = Limits.max_assets
+    max_version: int = Limits.max_version
+    version_margin: int = Limits.version_margin
     assets: Mapping[str, AssetConfig] = field(default_factory=dict)
     protocols: Mapping[str, ProtocolConfig] = field(default_factory=dict)
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
+    contagion: ContagionConfig = field(default_factory=ContagionConfig)
+
+    @property
+    def limits(self) -> Limits:
+        """What one input record may hold (README "Reliability")."""
+        return Limits(self.max_record_bytes, self.max_legs, self.max_assets, self.max_version,
+                      self.version_margin)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and `monitor run` use it)."""
@@ -126,6 +163,14 @@ def _choice(options: tuple[str, ...], *, prefix: bool = False) -> Callable[[str]
     return parse
 
 
+def _flag(text: str) -> bool:
+    """true/false, 1/0, yes/no."""
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"must be true or false, got {text!r}")
+    return lowered in ("true", "1", "yes")
+
+
 def _broker_url(text: str) -> str:
     """A Kafka URL; a bare host:port gets the kafka:// scheme."""
     text = text.strip()
@@ -148,10 +193,17 @@ _ENV: Final[dict[str, tuple[str, Callable[[str], Any]]]] = {
     "MONITOR_RECOMPUTE_SHARE": ("recompute_share", _fraction),
     "MONITOR_URGENT_SHARE": ("urgent_share", _fraction),
     "MONITOR_ROUTE_TIMEOUT": ("route_timeout", _positive(float)),
+    "MONITOR_WEB_TOKEN": ("web_token", lambda text: text or None),
+    "MONITOR_METRICS_OPEN": ("metrics_open", _flag),
     "MONITOR_APP_ID": ("app_id", str),
     "MONITOR_REBALANCE_TIMEOUT": ("rebalance_timeout", _positive(float)),
     "MONITOR_SESSION_TIMEOUT": ("session_timeout", _positive(float)),
     "MONITOR_HEARTBEAT_INTERVAL": ("heartbeat_interval", _positive(float)),
+    "MONITOR_MAX_RECORD_BYTES": ("max_record_bytes", _positive(int)),
+    "MONITOR_MAX_LEGS": ("max_legs", _positive(int)),
+    "MONITOR_MAX_ASSETS": ("max_assets", _positive(int)),
+    "MONITOR_MAX_VERSION": ("max_version", _positive(int)),
+    "MONITOR_VERSION_MARGIN": ("version_margin", _positive(int)),
 }
 
 
@@ -207,11 +259,42 @@ def _protocol(name: str, raw: object) -> ProtocolConfig:
     return ProtocolConfig(close_factor=close_factor)
 
 
+def _stress(name: str, raw: object) -> StressShock:
+    """Parse [contagion.stress.NAME]."""
+    key = f"contagion.stress.{name}"
+    table = toml_table(raw, key)
+    check_keys(table, {"asset", "move", "betas"}, key)
+    asset = table.get("asset")
+    if not isinstance(asset, str) or not asset:
+        raise ConfigError(f"{key}.asset: must be an asset name, got {asset!r}")
+    move = toml_number(table.get("move"), f"{key}.move", positive=False)
+    if move <= -1.0:
+        raise ConfigError(f"{key}.move: must be above -1, got {move}")
+    betas = None
+    if "betas" in table:
+        betas = {other: toml_number(b, f"{key}.betas.{other}", positive=False)
+                 for other, b in toml_table(table["betas"], f"{key}.betas").items()}
+    return StressShock(name, asset, move, betas)
+
+
+def _contagion(raw: object) -> ContagionConfig:
+    """Parse [contagion]."""
+    table = toml_table(raw, "contagion")
+    check_keys(table, {"enabled", "timeout", "stress"}, "contagion")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"contagion.enabled: must be true or false, got {enabled!r}")
+    stress = toml_table(table.get("stress", {}), "contagion.stress")
+    return ContagionConfig(enabled=enabled,
+                           timeout=toml_number(table.get("timeout", 5.0), "contagion.timeout"),
+                           stress=tuple(_stress(n, r) for n, r in stress.items()))
+
+
 def _cascade(raw: object) -> CascadeConfig:
     """Parse [cascade]."""
     table = toml_table(raw, "cascade")
     check_keys(table, {"a_min", "levels", "max_move", "min_induced_move",
-                        "min_liquidated_usd"}, "cascade")
+                        "min_liquidated_usd", "depth_quotes"}, "cascade")
     levels = table.get("levels", 200)
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
         raise ConfigError(f"cascade.levels: must be a positive integer, got {levels!r}")
@@ -219,6 +302,9 @@ def _cascade(raw: object) -> CascadeConfig:
     if max_move >= 1:
         raise ConfigError(f"cascade.max_move: must be below 1, got {max_move}")
     defaults = CascadeConfig()
+    quotes = table.get("depth_quotes", list(defaults.depth_quotes))
+    if not isinstance(quotes, list) or not all(isinstance(q, str) and q for q in quotes):
+        raise ConfigError(f"cascade.depth_quotes: must be a list of asset names, got {quotes!r}")
     return CascadeConfig(a_min=toml_number(table.get("a_min", 2.0), "cascade.a_min"),
                          levels=levels, max_move=max_move,
                          min_induced_move=toml_number(
@@ -226,7 +312,8 @@ def _cascade(raw: object) -> CascadeConfig:
                              "cascade.min_induced_move", positive=False),
                          min_liquidated_usd=toml_number(
                              table.get("min_liquidated_usd", defaults.min_liquidated_usd),
-                             "cascade.min_liquidated_usd", positive=False))
+                             "cascade.min_liquidated_usd", positive=False),
+                         depth_quotes=tuple(quotes))
 
 
 def _lay_over(base: dict[str, Any], override: Mapping[str, Any], depth: int) -> dict[str, Any]:
@@ -283,5 +370,6 @@ def load_settings(path: str | Path | None = None,
         protocols={n: _protocol(n, raw)
                    for n, raw in toml_table(model.get("protocols", {}), "protocols").items()},
         cascade=_cascade(model.get("cascade", {})),
+        contagion=_contagion(model.get("contagion", {})),
         **values,
     )

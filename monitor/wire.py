@@ -10,6 +10,7 @@ Faust), so the rules that keep bad input from ever crashing an agent are unit-te
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,22 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from monitor.risk import InvalidPosition, Position, from_snapshot
+from monitor.limits import (
+    ASSET_RE,
+    DEAD_LETTER_BYTES,
+    DEAD_LETTER_HEAD,
+    DETAIL_CHARS,
+    ID_RE,
+    Limits,
+)
+from monitor.risk import (
+    MAX_PRICE,
+    MIN_PRICE,
+    InvalidPosition,
+    LendingPosition,
+    Position,
+    from_snapshot,
+)
 
 # public topics
 POSITIONS: Final = "positions"
@@ -36,7 +52,9 @@ Version = tuple[int, int]
 
 REASONS: Final = ("not-json", "not-an-object", "invalid-version", "invalid-position",
                   "key-mismatch", "invalid-price", "invalid-partial", "not-a-batch",
-                  "invalid-depth", "invalid-alert")
+                  "invalid-depth", "invalid-alert", "oversized-record", "over-limit",
+                  "implausible-version", "invalid-contagion", "misplaced")
+DEFAULT_LIMITS: Final = Limits()
 
 
 class Rejected(ValueError):
@@ -115,11 +133,50 @@ def key_text(key: bytes | None) -> str | None:
         return None
 
 
+def plausible_version(version: Version, limits: Limits) -> Version:
+    """`version`, or Rejected("implausible-version") when a part is beyond limits.max_version
+    (a version no source reaches would freeze its key: every later update would be stale)."""
+    if max(version) > limits.max_version or min(version) < 0:
+        raise Rejected("implausible-version",
+                       f"version {list(version)}: each part must be in 0..{limits.max_version}")
+    return version
+
+
+def _name(value: str, field: str, reason: str) -> str:
+    """An asset name or market price key the web view can be asked about, or Rejected."""
+    if not ASSET_RE.match(value):
+        raise Rejected(reason, f"{field}: 1-128 characters of [A-Za-z0-9._:-] expected, "
+                               f"got {value[:64]!r}")
+    return value
+
+
+def _within_limits(position: Position, limits: Limits) -> None:
+    """Rejected("over-limit" / "invalid-position") for a position beyond the limits or with
+    names that cannot be queried."""
+    if not ID_RE.match(position.position_id):
+        raise Rejected("invalid-position", "position_id: 1-256 printable ASCII characters "
+                                           f"expected, got {position.position_id[:64]!r}")
+    if isinstance(position, LendingPosition):
+        legs = len(position.collateral) + len(position.debt)
+        if legs > limits.max_legs:
+            raise Rejected("over-limit", f"{legs} legs, at most {limits.max_legs} allowed")
+        if position.market_price is not None:
+            _name(position.market_price, "market_price", "invalid-position")
+    assets = position.assets()
+    if len(assets) > limits.max_assets:
+        raise Rejected("over-limit",
+                       f"{len(assets)} distinct assets, at most {limits.max_assets} allowed")
+    for asset in assets:
+        _name(asset, "asset", "invalid-position")
+    plausible_version(position.version, limits)
+
+
 def parse_position(key: bytes | None, raw: bytes | None,
-                   close_factors: Mapping[str, float] | None = None) -> Position | Closed:
+                   close_factors: Mapping[str, float] | None = None,
+                   limits: Limits = DEFAULT_LIMITS) -> Position | Closed:
     """A position snapshot whose key is its position_id, or Rejected with the reason; a
     snapshot without close_factor takes its protocol's configured one (`close_factors`)."""
-    parsed = parse_snapshot(parse_object(raw), close_factors)
+    parsed = parse_snapshot(parse_object(raw), close_factors, limits)
     if key_text(key) != parsed.position_id:
         raise Rejected("key-mismatch",
                        f"record key {key!r} is not the position_id {parsed.position_id!r}")
@@ -127,48 +184,61 @@ def parse_position(key: bytes | None, raw: bytes | None,
 
 
 def parse_snapshot(snapshot: dict[str, Any],
-                   close_factors: Mapping[str, float] | None = None) -> Position | Closed:
-    """A decoded position snapshot as a position (or a Closed marker), or Rejected."""
+                   close_factors: Mapping[str, float] | None = None,
+                   limits: Limits = DEFAULT_LIMITS) -> Position | Closed:
+    """A decoded position snapshot as a position (or a Closed marker) within `limits`, or
+    Rejected."""
     if close_factors and "close_factor" not in snapshot:
         configured = close_factors.get(str(snapshot.get("protocol")))
         if configured is not None:
             snapshot["close_factor"] = configured
     if snapshot.get("closed") is True:
         pid = snapshot.get("position_id")
-        if not isinstance(pid, str) or not pid:
-            raise Rejected("invalid-position", "position_id: must be a non-empty string")
-        parsed: Position | Closed = Closed(pid, parse_version(snapshot.get("version")))
-    else:
-        try:
-            parsed = from_snapshot(snapshot)
-        except InvalidPosition as exc:
-            raise Rejected("invalid-position", str(exc)) from exc
+        if not isinstance(pid, str) or not ID_RE.match(pid):
+            raise Rejected("invalid-position",
+                           "position_id: 1-256 printable ASCII characters expected")
+        return Closed(pid, plausible_version(parse_version(snapshot.get("version")), limits))
+    try:
+        parsed = from_snapshot(snapshot)
+    except InvalidPosition as exc:
+        raise Rejected("invalid-position", str(exc)) from exc
+    _within_limits(parsed, limits)
     return parsed
 
 
 def _finite_number(value: object, field: str, reason: str = "invalid-price") -> float:
     """A finite JSON number, or Rejected(reason)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Rejected(reason, f"{field}: must be a finite number, got {value!r:.64}")
+    try:
+        number = float(value)
+    except OverflowError as exc:  # an integer beyond any float
+        raise Rejected(reason, f"{field}: must be a finite number") from exc
+    if not math.isfinite(number):
         raise Rejected(reason, f"{field}: must be a finite number, got {value!r}")
-    return float(value)
+    return number
 
 
-def parse_price(key: bytes | None, raw: bytes | None) -> PriceUpdate:
+def parse_price(key: bytes | None, raw: bytes | None,
+                limits: Limits = DEFAULT_LIMITS) -> PriceUpdate:
     """A price update whose key is its asset, or Rejected("invalid-price" / ...)."""
     value = parse_object(raw)
     asset = value.get("asset")
     if not isinstance(asset, str) or not asset:
         raise Rejected("invalid-price", "asset: must be a non-empty string")
+    _name(asset, "asset", "invalid-price")
     price = _finite_number(value.get("price"), "price")
-    if price <= 0:
-        raise Rejected("invalid-price", f"price: must be positive, got {price!r}")
+    if not MIN_PRICE <= price <= MAX_PRICE:
+        raise Rejected("invalid-price",
+                       f"price: must be in [{MIN_PRICE:g}, {MAX_PRICE:g}], got {price!r}")
     timestamp = _finite_number(value.get("timestamp", 0.0), "timestamp")
     source = value.get("source", "")
     if not isinstance(source, str):
         raise Rejected("invalid-price", f"source: must be a string, got {source!r}")
     if key_text(key) != asset:
         raise Rejected("key-mismatch", f"record key {key!r} is not the asset {asset!r}")
-    return PriceUpdate(asset, price, parse_version(value.get("version")), timestamp, source)
+    version = plausible_version(parse_version(value.get("version")), limits)
+    return PriceUpdate(asset, price, version, timestamp, source)
 
 
 class MarketPriceKey(NamedTuple):
@@ -262,17 +332,38 @@ def _as_text(data: bytes | None) -> tuple[str | None, str]:
         return base64.b64encode(data).decode("ascii"), "base64"
 
 
+def _held(name: str, data: bytes | None, whole: bool) -> dict[str, Any]:
+    """The fields holding the original `data`: all of it when `whole`, else its first
+    DEAD_LETTER_HEAD bytes with its size and SHA-256."""
+    if whole or data is None or len(data) <= DEAD_LETTER_HEAD:
+        text, encoding = _as_text(data)
+        return {name: text, f"{name}_encoding": encoding}
+    text, encoding = _as_text(data[:DEAD_LETTER_HEAD])
+    return {name: text, f"{name}_encoding": encoding, f"{name}_truncated": True,
+            f"{name}_size": len(data), f"{name}_sha256": hashlib.sha256(data).hexdigest()}
+
+
 def dead_letter(rejected: Rejected, topic: str, partition: int, offset: int,
                 key: bytes | None, value: bytes | None) -> bytes:
     """The dead-letter record: the reason, where the original came from, and its bytes
-    (as text when they are UTF-8, else base64, as `key_encoding` / `value_encoding` say)."""
-    key_text_, key_encoding = _as_text(key)
-    value_text, value_encoding = _as_text(value)
-    return orjson.dumps({
-        "reason": rejected.reason, "detail": rejected.detail, "topic": topic,
-        "partition": partition, "offset": offset, "key": key_text_,
-        "key_encoding": key_encoding, "value": value_text, "value_encoding": value_encoding,
-    })
+    (as text when they are UTF-8, else base64, as `key_encoding` / `value_encoding` say).
+    It never exceeds DEAD_LETTER_BYTES: an oversized record, or one whose letter would be
+    longer, keeps only its head, with `*_truncated`, `*_size` and `*_sha256`."""
+    head = {"reason": rejected.reason, "detail": rejected.detail[:DETAIL_CHARS],
+            "topic": topic, "partition": partition, "offset": offset}
+    if rejected.reason != "oversized-record":
+        letter = orjson.dumps({**head, **_held("key", key, True), **_held("value", value, True)})
+        if len(letter) <= DEAD_LETTER_BYTES:
+            return letter
+    return orjson.dumps({**head, **_held("key", key, False), **_held("value", value, False)})
+
+
+def letter_key(key: bytes | None) -> bytes | None:
+    """The dead letter's own key: the original key, or its SHA-256 when it is longer than
+    DEAD_LETTER_HEAD (so the letter always fits)."""
+    if key is None or len(key) <= DEAD_LETTER_HEAD:
+        return key
+    return hashlib.sha256(key).hexdigest().encode()
 
 
 def bootstrap_servers(url: str) -> str:

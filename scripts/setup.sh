@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the product (and, with --test, its tests) needs on a fresh machine:
 # a project virtual environment (.venv), the npm packages (anvil, Aave V3 artifacts, Morpho
-# Blue's sources, solc 0.8.37 and, as solc-0.8.19, the release Morpho Blue pins)
+# Blue's sources, Uniswap v2's build artifacts, solc 0.8.37 and, as solc-0.8.19, the release
+# Morpho Blue pins)
 # and, for tests, Debian's prometheus, alertmanager (amtool), chromium and chromium-driver (the
 # map page's browser test). Safe to run again: it only installs what is missing.
 set -euo pipefail
@@ -23,8 +24,10 @@ fi
 if [ ! -x node_modules/.bin/anvil ] || [ ! -d node_modules/@aave/core-v3/artifacts ] \
    || [ ! -f node_modules/@morpho-org/morpho-blue/src/Morpho.sol ] \
    || [ ! -f node_modules/solc/soljson.js ] || [ ! -f node_modules/solc-0.8.19/soljson.js ] \
+   || [ ! -f node_modules/@uniswap/v2-core/build/UniswapV2Factory.json ] \
+   || [ ! -f node_modules/@uniswap/v2-periphery/build/UniswapV2Router02.json ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing anvil, Aave V3 artifacts, Morpho Blue sources and solc from npm"
+  echo "setup: installing anvil, Aave V3 artifacts, Morpho Blue sources, Uniswap v2 and solc from npm"
   npm install --no-audit --no-fund --loglevel=error
 fi
 

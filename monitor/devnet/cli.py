@@ -16,6 +16,7 @@ from monitor.argtypes import non_negative_float, positive_int
 from monitor.console import say
 from monitor.devnet.anvil import AnvilError
 from monitor.devnet.artifacts import ArtifactError
+from monitor.devnet.cascade import cascade
 from monitor.devnet.devnet import start_devnet
 from monitor.devnet.liquidator import Liquidator
 from monitor.devnet.morpho_liquidator import MorphoLiquidator
@@ -45,7 +46,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "above 1, write the manifest that `monitor ingest --manifest` reads, then "
                     "move the oracle prices along --drive one step every --interval seconds, "
                     "liquidating the positions that become liquidatable after each step "
-                    "(unless --no-liquidator). Runs until Ctrl-C.")
+                    "(unless --no-liquidator). Uniswap v2 pools WETH/USDC, WBTC/USDC and "
+                    "LINK/USDC hold 3x the seeded collateral of their asset. --cascade SHOCK "
+                    "instead sells into the WETH pool until it is SHOCK lower, then lets an "
+                    "oracle keeper (aggregators and Morpho oracles to the pools' spot) and the "
+                    "liquidators (selling what they seize into the pools) run to quiescence, "
+                    "and prints what happened. Runs until Ctrl-C.")
     parser.add_argument("--port", type=positive_int, metavar="N",
                         help="JSON-RPC port on 127.0.0.1 (HTTP and WebSocket; default: a free one)")
     parser.add_argument("--accounts", type=positive_int, default=300, metavar="N",
@@ -63,12 +69,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="steps of the price path (default 96)")
     parser.add_argument("--interval", type=non_negative_float, default=2.0, metavar="SECONDS",
                         help="seconds between price steps (default 2)")
+    parser.add_argument("--cascade", type=_fraction, metavar="SHOCK",
+                        help="drive a cascade instead of --drive: a direct sale moving the "
+                             "--cascade-asset pool down SHOCK (e.g. 0.06), then rounds to "
+                             "quiescence")
+    parser.add_argument("--cascade-asset", default="WETH", choices=("WETH", "WBTC", "LINK"),
+                        help="the pool the --cascade shock sells into (default WETH)")
     parser.add_argument("--no-liquidator", dest="liquidator", action="store_false",
                         help="leave accounts below health factor 1 alone (default: liquidate "
                              "them after each price step)")
     parser.add_argument("--anvil-log", type=Path, metavar="PATH",
                         help="append anvil's output to PATH (default: discarded)")
     parser.set_defaults(func=run_devnet)
+
+
+def _fraction(text: str) -> float:
+    """A shock: a fraction in (0, 1)."""
+    value = float(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    return value
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -91,10 +111,19 @@ def run_devnet(args: argparse.Namespace) -> int:
                 f"(WebSocket {devnet.ws_url}), chain id {devnet.manifest['chain_id']}")
             path = devnet.write_manifest(args.manifest)
             say(WHO, f"manifest: {path.resolve()}")
-            if args.drive != NO_DRIVE:
+            if args.cascade is not None:
+                say(WHO, f"cascade: selling into the {args.cascade_asset} pool until it is "
+                    f"{args.cascade:.1%} lower, then keeper and liquidators to quiescence")
+                result = cascade(devnet, args.cascade, args.cascade_asset,
+                                 report=lambda line: say(WHO, line))
+                for line in result.lines():
+                    say(WHO, line)
+            elif args.drive != NO_DRIVE:
                 steps = planned_path(devnet, args.drive, args.steps, args.seed)
-                liquidator = Liquidator(devnet) if args.liquidator else None
-                morpho_liquidator = MorphoLiquidator(devnet) if args.liquidator else None
+                pools = devnet.pools
+                liquidator = Liquidator(devnet, pools=pools) if args.liquidator else None
+                morpho_liquidator = MorphoLiquidator(devnet, pools=pools) \
+                    if args.liquidator else None
                 say(WHO, f"driving prices along {args.drive}: {args.steps} steps every "
                     f"{args.interval:g}s; liquidator {'on' if liquidator else 'off'}")
                 drive(devnet, steps, args.interval, lambda step: say(WHO, step.line()),

@@ -25,12 +25,19 @@ from monitor.devnet.node_rpc import LiquidationFailed, NodeRpc, TxFailed
 from monitor.devnet.position_plans import plan_positions
 from monitor.devnet.seeding import MAX_UINT, Seeder
 from monitor.devnet.tx_batches import Batches, SeedStats, Tx
+from monitor.devnet.uniswap import UniswapPools, deploy_uniswap, pool_manifest
 from monitor.localhost import free_port
 
 log = logging.getLogger(__name__)
 
 LIQUIDATION_MINT_MARGIN = 1.05  # the liquidator holds a little more than the debt it may repay
 SET_ANSWER_GAS = 200_000
+# Each pool's reserve of its asset, as a multiple of the collateral the seeded book holds in it
+# (both protocols): a v2 pool moves 2 % when about 1 % of its reserve is sold, so a pool side
+# of 3x the collateral takes 3 % of the book to move 2 %, the ratio devnet_config.toml keeps
+# from mainnet (its depth_usd_2pct = 3 % of the devnet's collateral in the asset).
+POOL_BOOK_MULTIPLE = 3.0
+POOLED_ASSETS = ("WETH", "WBTC", "LINK")
 
 
 class DevnetError(RuntimeError):
@@ -59,6 +66,7 @@ class Devnet:
         self._w3: Web3 | None = None
         self._deployment: Deployment | None = None
         self._morpho: MorphoMarkets | None = None
+        self._pools: UniswapPools | None = None
         self.accounts: list[str] = []  # seeded on Aave (Morpho's: morpho.positions)
         self.deployer = self.liquidity_provider = self.liquidator = ""
 
@@ -92,6 +100,47 @@ class Devnet:
         if self._morpho is None:
             raise DevnetError("Morpho Blue is not deployed: call start() first")
         return self._morpho
+
+    @property
+    def pools(self) -> UniswapPools:
+        """The Uniswap v2 pools (WETH/USDC, WBTC/USDC, LINK/USDC)."""
+        if self._pools is None:
+            raise DevnetError("no Uniswap pools: call deploy_pools() first")
+        return self._pools
+
+    @property
+    def has_pools(self) -> bool:
+        """Whether deploy_pools() ran."""
+        return self._pools is not None
+
+    def deploy_pools(self, multiple: float = POOL_BOOK_MULTIPLE) -> UniswapPools:
+        """Uniswap v2 (Factory, Router02, WETH9) and one pool per volatile asset against USDC
+        at the oracle's prices, its reserve `multiple` × the seeded collateral in the asset
+        (one unit's worth in an empty book)."""
+        held = self.collateral_held()
+        prices = self.prices()
+        reserves = {asset: max(multiple * held.get(asset, 0.0), 1.0) for asset in POOLED_ASSETS}
+        self._pools = UniswapPools(self.rpc, deploy_uniswap(
+            self.rpc, self.deployer, self.deployment, reserves, prices), self.deployment)
+        return self._pools
+
+    def collateral_held(self) -> dict[str, float]:
+        """Collateral the seeded accounts hold per asset (Aave aTokens and Morpho positions),
+        in whole units."""
+        token = aave("MintableERC20")
+        assets = self.deployment.assets
+        calls = [(name, account) for name in assets for account in self.accounts]
+        outs = self.rpc.batch([("eth_call", [{"to": assets[name].a_token, "data": token.call_data(
+            "balanceOf", account)}, "latest"]) for name, account in calls])
+        held = dict.fromkeys(assets, 0.0)
+        for (name, _), out in zip(calls, outs, strict=True):
+            held[name] += int(token.decode_output("balanceOf", out, 1)[0]) \
+                / 10 ** assets[name].decimals
+        for name, account in self.morpho.positions:
+            collateral = self.morpho.market(name).spec.collateral
+            held[collateral] += self.morpho.position(name, account).collateral \
+                / 10 ** assets[collateral].decimals
+        return held
 
     @property
     def w3(self) -> Web3:
@@ -178,6 +227,8 @@ class Devnet:
                        for name, a in d.assets.items()},
             "accounts": list(self.accounts), "liquidator": self.liquidator,
             "morpho_blue": self._morpho_manifest(),
+            **({"uniswap_v2": pool_manifest(self._pools.deployment, d)}
+               if self._pools is not None else {}),
         }
 
     def _morpho_manifest(self) -> dict[str, Any]:
@@ -207,17 +258,24 @@ class Devnet:
     def set_price(self, asset: str, usd: float) -> TxReceipt:
         """Publish a new aggregator answer round(usd·1e8) for `asset` and move every Morpho
         oracle quoting it to match, in one block (mined); the aggregator's receipt."""
-        answer = price_answer(usd)
-        if answer <= 0:
-            raise DevnetError(f"price of {asset} must be positive, got {usd}")
+        return self._receipt(self.set_prices({asset: usd})[0])
+
+    def set_prices(self, prices: dict[str, float]) -> list[dict[str, Any]]:
+        """New aggregator answers for several assets and every Morpho oracle quoting them, all
+        in one block (mined); the aggregators' raw receipts in the order given."""
+        moved = {asset: price_answer(usd) for asset, usd in prices.items()}
+        for asset, answer in moved.items():
+            if answer <= 0:
+                raise DevnetError(f"price of {asset} must be positive, got {prices[asset]}")
         feed = aggregator_artifact()
-        answers = {**self.answers(), asset: answer}
+        answers = {**self.answers(), **moved}
         txs = [Tx(self.deployer, self._asset(asset).aggregator,
-                  feed.call_data("setAnswer", answer), SET_ANSWER_GAS, f"setAnswer {asset}"),
-               *self.morpho.oracle_txs(self.deployer, answers, asset)]
+                  feed.call_data("setAnswer", answer), SET_ANSWER_GAS, f"setAnswer {asset}")
+               for asset, answer in moved.items()]
+        oracles = {tx.to: tx for asset in moved
+                   for tx in self.morpho.oracle_txs(self.deployer, answers, asset)}
         with Batches(self.rpc) as batches:
-            raw = batches.step(txs)[0]
-        return self._receipt(raw)
+            return batches.step([*txs, *oracles.values()])[:len(txs)]
 
     def answers(self, block: int | str = "latest") -> dict[str, int]:
         """Every reserve's AaveOracle price as the aggregators' integer answer (1e8 USD)."""
@@ -317,14 +375,17 @@ class Devnet:
 
 
 def start_devnet(n_accounts: int = 300, seed: int = 0, port: int | None = None,
-                 log_path: Path | None = None) -> Devnet:
-    """Start anvil, deploy Aave V3 and seed `n_accounts` positions; a running Devnet."""
+                 log_path: Path | None = None, pools: bool = True) -> Devnet:
+    """Start anvil, deploy Aave V3 and Morpho Blue, seed `n_accounts` positions, then deploy
+    the Uniswap pools scaled to that book (unless not `pools`); a running Devnet."""
     devnet = Devnet(port=port, log_path=log_path).start()
     try:
         if n_accounts > 0:
             stats = devnet.seed(n_accounts, seed)
             log.info("devnet seeded %d accounts: %d transactions in %d blocks, %.2fs",
                      stats.accounts, stats.transactions, stats.blocks, stats.seconds)
+        if pools:
+            devnet.deploy_pools()
     except BaseException:
         devnet.stop()
         raise

@@ -1,6 +1,8 @@
 """A liquidation keeper for the devnet: after a price step it liquidates every account whose
 health factor is below 1, as mainnet bots do, so LiquidationCall events reach the ingester and
-underwater positions shrink instead of sitting in "liquidatable now" forever."""
+underwater positions shrink instead of sitting in "liquidatable now" forever. Given the devnet's
+pools it sells the collateral it seizes into them and buys there the debt it repays, as bots do
+(a flash swap: debt asset in, collateral out, sold for it): those trades are the cascade."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Final
 from monitor.devnet.artifacts import aave
 from monitor.devnet.devnet import AccountData, Devnet
 from monitor.devnet.node_rpc import TxFailed
+from monitor.devnet.uniswap import UniswapPools
 from monitor.sources.aave_v3.events import SPECS
 from monitor.sources.evm.decoder import decode_log
 
@@ -27,12 +30,15 @@ MAX_ROUNDS: Final = 8  # liquidations per account and sweep (each takes one coll
 
 @dataclass
 class Sweep:
-    """What one sweep did: liquidations, USD repaid, reverts, and positions with bad debt (left
-    with it on Aave; booked by the contract on Morpho, which socialises it)."""
+    """What one sweep did: liquidations, USD repaid and collateral seized (at the oracle price
+    it was seized at), reverts, and positions with bad debt (left with it on Aave; booked by
+    the contract on Morpho, which socialises it)."""
 
     underwater: int = 0
     liquidations: int = 0
     repaid_usd: float = 0.0
+    seized_usd: float = 0.0
+    bad_debt_usd: float = 0.0  # booked by the protocol (Morpho), at the oracle's prices
     reverts: int = 0
     bad_debt: int = 0
     protocol: str = "aave-v3"
@@ -41,6 +47,8 @@ class Sweep:
         """A one-line summary for progress output."""
         text = (f"liquidator ({self.protocol}): {self.liquidations} liquidations of "
                 f"{self.underwater} underwater positions, ${self.repaid_usd:,.0f} repaid")
+        if self.seized_usd:
+            text += f", ${self.seized_usd:,.0f} collateral seized"
         if self.reverts:
             text += f", {self.reverts} reverted"
         if self.bad_debt:
@@ -62,9 +70,11 @@ class Liquidator:
     """Liquidates the devnet's underwater accounts through Devnet.liquidate, largest pair first;
     a sweep ends early once `stop` is set, so shutting down never waits on a long sweep."""
 
-    def __init__(self, devnet: Devnet, stop: threading.Event | None = None) -> None:
+    def __init__(self, devnet: Devnet, stop: threading.Event | None = None,
+                 pools: UniswapPools | None = None) -> None:
         self.devnet = devnet
         self.stop = stop or threading.Event()
+        self.pools = pools
 
     def sweep(self, data: Mapping[str, AccountData] | None = None) -> Sweep:
         """Liquidate until no account with collateral is below HF 1 (or MAX_ROUNDS per account);
@@ -105,18 +115,25 @@ class Liquidator:
                         debt.asset, exc.reason)
             return
         done.liquidations += 1
-        repaid = self._repaid(receipt["transactionHash"].to_0x_hex())
-        done.repaid_usd += repaid / 10 ** self.devnet.deployment.assets[debt.asset].decimals \
-            * prices[debt.asset]
+        repaid, seized = self._amounts(receipt["transactionHash"].to_0x_hex())
+        assets = self.devnet.deployment.assets
+        done.repaid_usd += repaid / 10 ** assets[debt.asset].decimals * prices[debt.asset]
+        done.seized_usd += seized / 10 ** assets[collateral.asset].decimals \
+            * prices[collateral.asset]
+        if self.pools is not None:
+            self.pools.sell(self.devnet.liquidator, collateral.asset, seized)
+            self.pools.buy(self.devnet.liquidator, debt.asset, repaid)
 
-    def _repaid(self, tx_hash: str) -> int:
-        """The debt a mined liquidation repaid, from its LiquidationCall event."""
+    def _amounts(self, tx_hash: str) -> tuple[int, int]:
+        """(debt repaid, collateral received) of a mined liquidation, from its LiquidationCall
+        event (the collateral excludes the protocol's fee share of the bonus)."""
         raw = self.devnet.rpc.call("eth_getTransactionReceipt", tx_hash)
         for entry in raw["logs"]:
             decoded = decode_log(entry, SPECS)
             if decoded is not None and decoded.event == "LiquidationCall":
-                return int(decoded.args["debtToCover"])
-        return 0
+                return (int(decoded.args["debtToCover"]),
+                        int(decoded.args["liquidatedCollateralAmount"]))
+        return 0, 0
 
     def _account_data(self, accounts: list[str]) -> dict[str, AccountData]:
         """getUserAccountData of some accounts, in one batch."""

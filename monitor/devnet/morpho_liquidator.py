@@ -1,17 +1,19 @@
 """The devnet's keeper on Morpho Blue: after a price step it liquidates in full (Morpho has no
 close factor) every seeded position the contract calls unhealthy. It repays every share when
 the collateral covers the debt times the incentive (LIF), and otherwise seizes all the
-collateral, the contract then booking the rest of the debt as bad debt."""
+collateral, the contract then booking the rest of the debt as bad debt. Given the devnet's
+pools it sells the collateral it seizes into them."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Final
+from typing import Any, Final
 
 from monitor.devnet.devnet import Devnet
 from monitor.devnet.liquidator import Sweep
 from monitor.devnet.node_rpc import TxFailed
+from monitor.devnet.uniswap import UniswapPools
 from monitor.risk.morpho_blue import (
     ORACLE_PRICE_SCALE,
     PROTOCOL,
@@ -34,9 +36,11 @@ class MorphoLiquidator:
     """Liquidates the devnet's unhealthy Morpho positions; a sweep ends early once `stop` is
     set, so shutting down never waits on a long sweep."""
 
-    def __init__(self, devnet: Devnet, stop: threading.Event | None = None) -> None:
+    def __init__(self, devnet: Devnet, stop: threading.Event | None = None,
+                 pools: UniswapPools | None = None) -> None:
         self.devnet = devnet
         self.stop = stop or threading.Event()
+        self.pools = pools
 
     def underwater(self) -> list[tuple[str, str]]:
         """The seeded (market, account) positions the contract would let a liquidator take."""
@@ -61,12 +65,23 @@ class MorphoLiquidator:
             for entry in receipt["logs"]:
                 decoded = decode_log(entry, SPECS)
                 if decoded is not None and decoded.event == "Liquidate":
-                    loan = self.devnet.morpho.market(name).spec.loan
-                    done.liquidations += 1
-                    done.repaid_usd += decoded.args["repaidAssets"] * prices[loan] \
-                        / 10 ** self.devnet.deployment.assets[loan].decimals
-                    done.bad_debt += decoded.args["badDebtAssets"] > 0
+                    self._count(name, decoded.args, prices, done)
         return done
+
+    def _count(self, name: str, args: dict[str, Any], prices: dict[str, float],
+               done: Sweep) -> None:
+        """Book one Liquidate event; sell the seized collateral into its pool."""
+        spec, assets = self.devnet.morpho.market(name).spec, self.devnet.deployment.assets
+        done.liquidations += 1
+        done.repaid_usd += args["repaidAssets"] * prices[spec.loan] \
+            / 10 ** assets[spec.loan].decimals
+        done.seized_usd += args["seizedAssets"] * prices[spec.collateral] \
+            / 10 ** assets[spec.collateral].decimals
+        done.bad_debt += args["badDebtAssets"] > 0
+        done.bad_debt_usd += args["badDebtAssets"] * prices[spec.loan] \
+            / 10 ** assets[spec.loan].decimals
+        if self.pools is not None:
+            self.pools.sell(self.devnet.liquidator, spec.collateral, int(args["seizedAssets"]))
 
     def _amounts(self, name: str, account: str) -> tuple[int, int]:
         """(seizedAssets, repaidShares) of a full liquidation: every share when that seizes no

@@ -1,6 +1,7 @@
 """Walk the devnet's oracle prices along a named scenario path (e.g. the 2020-03-12 crash), one
-aggregator round per asset and step (Morpho's oracles moving with it), so the whole stack sees a
-real crash through the chain; the liquidators clear each protocol after every step."""
+aggregator round per asset and step (Morpho's oracles moving with it, and each Uniswap pool
+traded to the same price, as arbitrage would), so the whole stack sees a real crash through the
+chain; the liquidators clear each protocol after every step."""
 
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def drive(devnet: Devnet, path: list[dict[str, float]], interval: float,
         for asset, usd in prices.items():
             if round(usd * 1e8) != round(now[asset] * 1e8):
                 devnet.set_price(asset, usd)
+            if devnet.has_pools and asset in devnet.pools.assets:
+                devnet.pools.arbitrage(devnet.deployer, asset, usd)
         data = devnet.account_data()
         under = sum(1 for d in data.values() if is_underwater(d))
         sweep = liquidator.sweep(data) if liquidator else None

@@ -17,9 +17,19 @@ from monitor.risk.clusters import (
     liquidatable_within,
     merge_clusters,
 )
-from monitor.risk.contagion import ContagionModel, ContagionProjection, project_contagion
+from monitor.risk.contagion import (
+    ContagionModel,
+    ContagionProjection,
+    JointCascade,
+    project_contagion,
+    run_joint,
+)
+from monitor.risk.contagion_step import BookStep, ContagionStep, PositionsStep, Release
 from monitor.risk.depth import ConstantProductDepth, DepthModel, PowerLawDepth
 from monitor.risk.positions import (
+    MAX_AMOUNT,
+    MAX_PRICE,
+    MIN_PRICE,
     CollateralLeg,
     DebtLeg,
     InvalidPosition,
@@ -44,8 +54,12 @@ from monitor.risk.valuation import (
 __all__ = [
     "CASCADE_SIDES",
     "LEVEL_SIDE",
+    "MAX_AMOUNT",
+    "MAX_PRICE",
+    "MIN_PRICE",
     "SIDES",
     "BookLevels",
+    "BookStep",
     "CascadeProjection",
     "CascadeSide",
     "CascadeTrigger",
@@ -56,9 +70,11 @@ __all__ = [
     "ConstantProductDepth",
     "ContagionModel",
     "ContagionProjection",
+    "ContagionStep",
     "DebtLeg",
     "DepthModel",
     "InvalidPosition",
+    "JointCascade",
     "LendingPosition",
     "LiquidationLevel",
     "MissingPrice",
@@ -66,7 +82,9 @@ __all__ = [
     "Position",
     "PositionBook",
     "PositionLevel",
+    "PositionsStep",
     "PowerLawDepth",
+    "Release",
     "Side",
     "build_clusters",
     "find_cascade_trigger",
@@ -81,5 +99,6 @@ __all__ = [
     "project_cascade",
     "project_cascade_from_clusters",
     "project_contagion",
+    "run_joint",
     "to_snapshot",
 ]

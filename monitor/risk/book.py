@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from monitor.risk.asset_index import AssetIndex
 from monitor.risk.clusters import ClusterGrid, ClusterMap, LevelColumns, aggregate
+from monitor.risk.flow_kernels import liquidation_flows
 from monitor.risk.legs import GROWTH, LegArena, LegValues, by_count, distinct_pairs
 from monitor.risk.level_kernels import CHUNK, LendingKernel, health_factors, perp_levels
 from monitor.risk.positions import PerpPosition, Position
@@ -40,6 +41,16 @@ FloatArray = npt.NDArray[np.float64]
 RowArray = npt.NDArray[np.int32]
 INITIAL_CAPACITY: Final = 1024
 HIGH_BIT: Final = 63  # assets with codes from 63 up share the last bit of a row's asset bits
+
+
+@dataclass(frozen=True)
+class Liquidations:
+    """Liquidating some rows: net base units sold per asset, USD taken per protocol, and the
+    debt a full liquidation leaves uncovered per protocol (where any)."""
+
+    sold: dict[str, float]
+    usd_by_protocol: dict[str, float]
+    shortfall_by_protocol: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -146,6 +157,33 @@ class PositionBook:
     def ids(self) -> npt.NDArray[np.object_]:
         """Position ids in row order (the order of health_factors)."""
         return self._ids[: self._n].copy()
+
+    def rows_of(self, ids: Iterable[str]) -> npt.NDArray[np.intp]:
+        """The rows of the held positions among `ids`."""
+        found = [row for pid in ids if (row := self._row.get(pid)) is not None]
+        return np.array(found, dtype=np.intp)
+
+    def liquidations(self, rows: npt.NDArray[np.intp], prices: Mapping[str, float]
+                     ) -> Liquidations:
+        """What liquidating these rows at `prices` trades and is worth (monitor.risk.
+        flow_kernels: the legs' USD prices)."""
+        flows = liquidation_flows(self._legs, self._start[rows], self._count[rows],
+                                  self._perp[rows], self._close[rows],
+                                  self._price_table(prices), len(self._asset_names))
+        protocols = self._protocol[rows]
+        shortfall = np.maximum(flows.debt - self._recovery[rows] * flows.collateral, 0.0)
+        return Liquidations(
+            sold={self._asset_names[c]: float(flows.sold[c]) for c in flows.touched.tolist()},
+            usd_by_protocol=self._by_protocol(protocols, flows.usd),
+            shortfall_by_protocol=self._by_protocol(protocols[shortfall > 0],
+                                                    shortfall[shortfall > 0]))
+
+    def _by_protocol(self, protocols: npt.NDArray[np.int32],
+                     usd: FloatArray) -> dict[str, float]:
+        """USD summed per protocol name (only protocols present)."""
+        sums = np.bincount(protocols, usd, minlength=len(self._protocol_names))
+        return {self._protocol_names[c]: float(sums[c])
+                for c in np.unique(protocols).tolist()}
 
     def nbytes(self) -> int:
         """Bytes held by the numpy arrays (capacity included)."""

@@ -77,10 +77,12 @@ class ClusterLevel:
 
 
 def _floats(values: Any, m: int) -> FloatArray:
-    """A float column of length m (ValueError otherwise)."""
+    """A finite float column of length m (ValueError otherwise: a null reads as NaN)."""
     column = np.asarray(values, dtype=np.float64).reshape(-1)
     if column.size != m:
         raise ValueError(f"column of {column.size} values for {m} levels")
+    if not np.isfinite(column).all():
+        raise ValueError("column holds a non-finite number")
     return column
 
 
@@ -187,7 +189,7 @@ class ClusterMap:
         if side.size != m or not np.isin(side, (-1, 1)).all():
             raise ValueError("side: expected one of +1 / -1 per level")
         protocols = tuple(str(name) for name in data["protocols"])
-        split = np.asarray(data["by_protocol"], dtype=np.float64).reshape(m, len(protocols))
+        split = _floats(data["by_protocol"], m * len(protocols)).reshape(m, len(protocols))
         quantity, value, debt, equity, net = (
             _floats(data[key], m) for key in ("quantity", "value_usd", "debt_usd",
                                               "equity_base_usd", "net_units"))

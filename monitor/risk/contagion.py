@@ -3,15 +3,18 @@ liquidations run jointly over every asset the liquidated positions hold, each li
 attributed to its protocol as direct (released by the shock and its co-moves alone) or induced
 (released only by the price impact of other liquidations).
 
-Each round liquidates every position whose health factor is below 1 at the round's prices,
-valuing what it trades at those prices: a lending liquidation seizes min(close factor × debt ×
-(1 + value-weighted bonus), collateral) pro rata from its collateral legs (sold) and repays
-close factor × each debt (bought); a perp long sells its size, a short buys it. Each asset's
-price is then its shocked price moved by its depth model for the net base units traded so far
-(assets without a depth model only follow their beta), and a market price (a Morpho market's own
-oracle quote) follows the USD prices of its two assets. Bad debt is the debt a full liquidation
-at the terminal prices leaves uncovered by the collateral the protocol recovers
-(monitor.risk.recovery: Morpho Blue repays collateral / LIF).
+The coordinator (JointCascade) holds the price vector; each round every step (a set of
+positions, monitor.risk.contagion_step) liquidates what falls at the round's prices and returns
+what it traded, and the coordinator moves each asset from its shocked price by its depth model
+for the net base units traded so far (assets without a depth model only follow their beta).
+Rounds end when nothing falls anywhere; bad debt is the debt a full liquidation at those
+terminal prices leaves uncovered by the collateral each protocol recovers.
+
+Positions split across steps give the projection of their union: a step's release depends only
+on its own positions and the round's prices, and the coordinator sums releases, so the split
+differs from one step over every position only in the order net quantities are summed (relative
+1e-16 per addition), which can change the outcome only for a position whose health factor lies
+within that of 1.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from monitor.risk.contagion_step import ContagionStep, PositionsStep, Release
 from monitor.risk.depth import DepthModel
-from monitor.risk.market_prices import follow_market_prices
-from monitor.risk.positions import LendingPosition, MissingPrice, PerpPosition, Position
-from monitor.risk.recovery import recovery
+from monitor.risk.market_prices import MarketPairs, follow_pairs
+from monitor.risk.positions import Position
 from monitor.risk.sides import CascadeSide
-from monitor.risk.valuation import health_factor, position_values, price_of
+from monitor.risk.valuation import price_of
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class ContagionProjection:
     induced_usd_by_protocol: dict[str, float]
     rounds: int
     bad_debt_usd: float
+    bad_debt_usd_by_protocol: dict[str, float] = field(default_factory=dict)
 
     def liquidated_usd_by_protocol(self) -> dict[str, dict[str, float]]:
         """{protocol: {"direct": usd, "induced": usd}}."""
@@ -72,84 +76,87 @@ class ContagionProjection:
                 for name in names}
 
 
-def _liquidate(position: Position, prices: Mapping[str, float],
-               net_sold: dict[str, float]) -> float:
-    """Record what liquidating the position trades at `prices`; its USD value."""
-    if isinstance(position, PerpPosition):
-        net_sold[position.asset] = net_sold.get(position.asset, 0.0) + position.size
-        return abs(position.size) * prices[position.asset]
-    return _liquidate_lending(position, prices, net_sold)
+def _add(into: dict[str, float], more: Mapping[str, float]) -> None:
+    """Sum `more` into `into`, key by key."""
+    for key, value in more.items():
+        into[key] = into.get(key, 0.0) + value
 
 
-def _liquidate_lending(position: LendingPosition, prices: Mapping[str, float],
-                       net_sold: dict[str, float]) -> float:
-    """Seize collateral pro rata by value, repay close factor × every debt."""
-    collateral, debt = position_values(position, prices)
-    if collateral <= 0:
-        return 0.0
-    bonus = sum(leg.amount * prices[leg.asset] * leg.liquidation_bonus
-                for leg in position.collateral) / collateral
-    seized = min(position.close_factor * debt * (1.0 + bonus), collateral)
-    for leg in position.collateral:
-        net_sold[leg.asset] = net_sold.get(leg.asset, 0.0) + seized * leg.amount / collateral
-    for dleg in position.debt:
-        net_sold[dleg.asset] = (net_sold.get(dleg.asset, 0.0)
-                                - position.close_factor * dleg.amount)
-    return seized
+class JointCascade:
+    """The coordinator of one joint cascade: the price vector of the current round, and what
+    the steps' releases added up to so far."""
+
+    def __init__(self, shocked_asset: str, prices: Mapping[str, float], shock_price: float,
+                 model: ContagionModel) -> None:
+        self.shocked_asset, self.shock_price, self.model = shocked_asset, shock_price, model
+        self.start = dict(prices)
+        self.shocked = model.shocked_prices(prices, shocked_asset, shock_price)
+        self.prices = dict(self.shocked)  # the round's USD prices (market prices: see steps)
+        self.net_sold: dict[str, float] = {}
+        self.by_round: tuple[dict[str, float], dict[str, float]] = ({}, {})  # direct, induced
+        self.rounds = 0
+        self.markets: MarketPairs = {}
+        self.bad_debt: dict[str, float] = {}
+        self.done = False
+
+    def absorb(self, releases: Iterable[Release]) -> bool:
+        """Sum every step's release at the round's prices and move to the next round's prices;
+        True once nothing fell (the round's prices are terminal)."""
+        releases = list(releases)
+        for release in releases:
+            self.markets.update(release.markets)
+        if not any(release.liquidated for release in releases):
+            for release in releases:
+                _add(self.bad_debt, release.bad_debt_by_protocol)
+            self.done = True
+            return True
+        split = self.by_round[0 if self.rounds == 0 else 1]
+        self.rounds += 1
+        round_sold: dict[str, float] = {}
+        for release in releases:
+            _add(round_sold, release.sold)
+            _add(split, release.usd_by_protocol)
+        _add(self.net_sold, round_sold)
+        self.prices = self._impacted()
+        return False
+
+    def _impacted(self) -> dict[str, float]:
+        """Shocked prices moved by each asset's depth for the net quantity traded in it."""
+        prices = dict(self.shocked)
+        for asset, sold in self.net_sold.items():
+            depth = self.model.depths.get(asset)
+            if depth is not None and sold != 0 and asset in self.start:
+                side: CascadeSide = "down" if sold > 0 else "up"
+                factor = depth.factors(self.start[asset], np.array([abs(sold)]), side)[0]
+                prices[asset] = self.shocked[asset] * float(factor)
+        return prices
+
+    def projection(self) -> ContagionProjection:
+        """The projection once done (market prices followed for every market seen)."""
+        direct, induced = self.by_round
+        return ContagionProjection(
+            shocked_asset=self.shocked_asset, shock_price=self.shock_price,
+            start_prices=self.start,
+            shocked_prices=follow_pairs(self.markets, self.start, self.shocked),
+            terminal_prices=follow_pairs(self.markets, self.start, self.prices),
+            net_sold=dict(self.net_sold),
+            liquidated_usd=sum(direct.values()) + sum(induced.values()),
+            direct_usd_by_protocol=dict(direct), induced_usd_by_protocol=dict(induced),
+            rounds=self.rounds, bad_debt_usd=sum(self.bad_debt.values()),
+            bad_debt_usd_by_protocol=dict(self.bad_debt))
 
 
-def _impacted(model: ContagionModel, start: Mapping[str, float],
-              shocked: Mapping[str, float], net_sold: Mapping[str, float]) -> dict[str, float]:
-    """Shocked prices moved by each asset's depth for the net quantity traded in it."""
-    prices = dict(shocked)
-    for asset, sold in net_sold.items():
-        depth = model.depths.get(asset)
-        if depth is not None and sold != 0 and asset in start:
-            side: CascadeSide = "down" if sold > 0 else "up"
-            factor = depth.factors(start[asset], np.array([abs(sold)]), side)[0]
-            prices[asset] = shocked[asset] * float(factor)
-    return prices
+def run_joint(cascade: JointCascade, steps: Iterable[ContagionStep]) -> ContagionProjection:
+    """Run every step round by round in this process to the joint fixed point."""
+    parts = list(steps)
+    while not cascade.absorb([step.release(cascade.start, cascade.prices) for step in parts]):
+        pass
+    return cascade.projection()
 
 
 def project_contagion(positions: Iterable[Position], shocked_asset: str,
                       prices: Mapping[str, float], shock_price: float,
                       model: ContagionModel) -> ContagionProjection:
     """Run a shock and its co-moves through every position to the joint fixed point."""
-    book = list(positions)
-    shocked = follow_market_prices(book, prices,
-                                   model.shocked_prices(prices, shocked_asset, shock_price))
-    current = dict(shocked)
-    net_sold: dict[str, float] = {}
-    by_round: list[dict[str, float]] = [{}, {}]  # direct, induced
-    gone: list[Position] = []
-    alive = book
-    rounds = 0
-    while True:
-        falling: list[Position] = []
-        standing: list[Position] = []
-        for position in alive:
-            try:
-                (falling if health_factor(position, current) < 1.0 else standing).append(position)
-            except MissingPrice:
-                standing.append(position)
-        if not falling:
-            break
-        split = by_round[0 if rounds == 0 else 1]
-        rounds += 1
-        for position in falling:
-            usd = _liquidate(position, current, net_sold)
-            split[position.protocol] = split.get(position.protocol, 0.0) + usd
-        gone.extend(falling)
-        alive = standing
-        current = follow_market_prices(book, prices,
-                                       _impacted(model, prices, shocked, net_sold))
-    bad_debt = 0.0
-    for position in gone:
-        collateral, debt = position_values(position, current)
-        bad_debt += max(debt - recovery(position) * collateral, 0.0)
-    return ContagionProjection(
-        shocked_asset=shocked_asset, shock_price=shock_price, start_prices=dict(prices),
-        shocked_prices=shocked, terminal_prices=current, net_sold=net_sold,
-        liquidated_usd=sum(by_round[0].values()) + sum(by_round[1].values()),
-        direct_usd_by_protocol=by_round[0], induced_usd_by_protocol=by_round[1],
-        rounds=rounds, bad_debt_usd=bad_debt)
+    return run_joint(JointCascade(shocked_asset, prices, shock_price, model),
+                     [PositionsStep(positions)])

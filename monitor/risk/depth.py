@@ -4,6 +4,7 @@ quantity of it, mirrored for the up side (README "Risk model")."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -86,3 +87,17 @@ class ConstantProductDepth:
                     side: CascadeSide) -> float:
         """shock_price × g(quantity)."""
         return shock_price * float(self.factors(p0, np.array([quantity]), side)[0])
+
+
+def pooled_depth(pools: Iterable[tuple[float, float]]) -> ConstantProductDepth:
+    """One pool standing for several (reserve, fee) pools of an asset at the same spot: the
+    reserves summed, the fee reserve-weighted. Exact when the fees are equal (a sale routed
+    across pools in proportion to their reserves, as arbitrage and routers split it, moves
+    each by the same factor as the summed pool); with unequal fees, the weighted fee is an
+    approximation (the best split favours the cheaper pool a little)."""
+    listed = [(float(reserve), float(fee)) for reserve, fee in pools if reserve > 0]
+    if not listed:
+        raise ValueError("pooled_depth: no pool with a positive reserve")
+    total = sum(reserve for reserve, _ in listed)
+    return ConstantProductDepth(reserve=total,
+                                fee=sum(reserve * fee for reserve, fee in listed) / total)

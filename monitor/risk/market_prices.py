@@ -9,18 +9,27 @@ from collections.abc import Iterable, Mapping
 
 from monitor.risk.positions import LendingPosition, Position
 
+MarketPairs = dict[str, tuple[str, str]]  # market price key -> (collateral asset, debt asset)
 
-def follow_market_prices(positions: Iterable[Position], start: Mapping[str, float],
-                         moved: Mapping[str, float]) -> dict[str, float]:
-    """`moved` with each position's market price scaled from its `start` value by its
-    collateral's USD move over its debt asset's (quotes whose legs lack a price stay put)."""
-    out = dict(moved)
+
+def market_pairs(positions: Iterable[Position]) -> MarketPairs:
+    """The market price key of every position quoted at one, with the two assets it quotes."""
+    pairs: MarketPairs = {}
     for position in positions:
-        if not isinstance(position, LendingPosition) or position.market_price is None \
-                or len(position.collateral) != 1 or len(position.debt) != 1:
-            continue
-        key = position.market_price
-        base, quote = position.collateral[0].asset, position.debt[0].asset
+        if isinstance(position, LendingPosition) and position.market_price is not None \
+                and len(position.collateral) == 1 and len(position.debt) == 1:
+            pairs[position.market_price] = (position.collateral[0].asset,
+                                            position.debt[0].asset)
+    return pairs
+
+
+def follow_pairs(pairs: Mapping[str, tuple[str, str]], start: Mapping[str, float],
+                 moved: Mapping[str, float]) -> dict[str, float]:
+    """`moved` with each market price scaled from its `start` value by its collateral's USD
+    move over its debt asset's (quotes whose legs lack a price stay put)."""
+    out = dict(moved)
+    for key, (base, quote) in pairs.items():
         if key in start and all(a in start and a in moved for a in (base, quote)):
             out[key] = start[key] * (moved[base] / start[base]) / (moved[quote] / start[quote])
     return out
+

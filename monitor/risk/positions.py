@@ -11,6 +11,11 @@ from typing import Any, Final, Literal
 
 KINDS: Final = ("lending", "perp")
 MAX_DECIMALS: Final = 77
+# Bounds that keep every value finite: an amount (asset units, or USD of margin) times a price
+# is at most 1e48, and a sum of a billion such values 1e57, far inside a float's 1.8e308.
+MAX_AMOUNT: Final = 1e30
+MIN_PRICE: Final = 1e-18
+MAX_PRICE: Final = 1e18
 
 
 class InvalidPosition(ValueError):
@@ -118,10 +123,20 @@ def _number(value: object, field: str) -> float:
     """A finite JSON number (booleans are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidPosition(f"{field}: expected a number, got {type(value).__name__}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError as exc:  # an integer beyond any float
+        raise InvalidPosition(f"{field}: not finite") from exc
     if not math.isfinite(number):
         raise InvalidPosition(f"{field}: not finite")
     return number
+
+
+def _bounded(amount: float, field: str) -> float:
+    """An amount of at most MAX_AMOUNT in magnitude."""
+    if abs(amount) > MAX_AMOUNT:
+        raise InvalidPosition(f"{field}: beyond {MAX_AMOUNT:g}")
+    return amount
 
 
 def _integer(value: object, field: str) -> int:
@@ -158,12 +173,12 @@ def _amount(leg: Mapping[str, Any], where: str) -> tuple[float, int | None, int 
         amount = _number(value, where + "amount")
         if amount < 0:
             raise InvalidPosition(f"{where}amount: negative")
-        return amount, None, decimals
+        return _bounded(amount, where + "amount"), None, decimals
     if exact < 0:
         raise InvalidPosition(f"{where}amount: negative")
+    if exact > MAX_AMOUNT:
+        raise InvalidPosition(f"{where}amount: beyond {MAX_AMOUNT:g}")
     amount = float(exact)
-    if not math.isfinite(amount):
-        raise InvalidPosition(f"{where}amount: not finite")
     if decimals is None:
         return amount, None, None
     scaled = exact.scaleb(decimals)
@@ -244,14 +259,14 @@ def from_snapshot(snapshot: Mapping[str, Any]) -> Position:
     }
     if kind == "perp":
         market = snapshot.get("market")
-        size = _number(_field(snapshot, "size", ""), "size")
-        margin = _number(_field(snapshot, "margin", ""), "margin")
+        size = _bounded(_number(_field(snapshot, "size", ""), "size"), "size")
+        margin = _bounded(_number(_field(snapshot, "margin", ""), "margin"), "margin")
         if margin < 0:
             raise InvalidPosition("margin: negative")
         return PerpPosition(
             asset=_text(_field(snapshot, "asset", ""), "asset"), size=size,
             entry_price=_fraction(_field(snapshot, "entry_price", ""), "entry_price",
-                                  0.0, math.inf, low_open=True, high_open=True),
+                                  MIN_PRICE, MAX_PRICE, low_open=False, high_open=False),
             margin=margin,
             maintenance_margin_ratio=_fraction(
                 _field(snapshot, "maintenance_margin_ratio", ""), "maintenance_margin_ratio",

@@ -1,10 +1,11 @@
 """`monitor run --feed devnet`: chain → follower → broker, with the oracle walking a crash path.
 
-Anvil runs the real Aave V3 and Morpho Blue contracts with seeded accounts; one follower tracks
-the pool, Morpho and their oracles like it would on mainnet; the price driver moves the
-aggregators (and Morpho's oracles with them) step by step and the liquidators clear what falls
-liquidatable, so every number the worker serves (the LiquidationCalls and Liquidates included)
-came through the chain.
+Anvil runs the real Aave V3 and Morpho Blue contracts with seeded accounts and Uniswap v2 pools;
+one follower tracks the pool, Morpho, their oracles and the pools' reserves (to `depth`) like it
+would on mainnet; the price driver moves the aggregators (and Morpho's oracles with them) step
+by step, trading the pools to the same prices, and the liquidators clear what falls liquidatable
+and sell what they seize into the pools, so every number the worker serves (the LiquidationCalls
+and Liquidates, the observed depth) came through the chain.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ async def devnet_feed(devnet: Devnet, args: argparse.Namespace, url: str,
                                                config, stop=stop))
         path = await asyncio.to_thread(planned_path, devnet, args.scenario, args.steps,
                                        args.seed)
-        liquidator = Liquidator(devnet, halt) if args.liquidator else None
-        morpho_liquidator = MorphoLiquidator(devnet, halt) if args.liquidator else None
+        pools = devnet.pools if devnet.has_pools else None
+        liquidator = Liquidator(devnet, halt, pools) if args.liquidator else None
+        morpho_liquidator = MorphoLiquidator(devnet, halt, pools) if args.liquidator else None
         say(FEED, f"devnet: driving the oracle along {args.scenario}, {len(path)} steps "
             f"every {args.interval}s; liquidator "
             f"{'on (--no-liquidator to turn it off)' if liquidator else 'off'}")

@@ -24,7 +24,7 @@ from monitor.run.feeds import RunningFeed, running
 from monitor.run.scenario_feed import scenario_feed
 from monitor.stream.app import canonical_url
 from monitor.stream.worker import WorkerError, start_worker_process, wait_until_ready
-from monitor.wire import POSITIONS, PRICES, bootstrap_servers
+from monitor.wire import DEPTH, POSITIONS, PRICES, bootstrap_servers
 
 WHO: Final = "monitor run"
 TOPIC_EXISTS: Final = 36  # Kafka error code TOPIC_ALREADY_EXISTS
@@ -141,7 +141,8 @@ async def run_stack(args: argparse.Namespace, log_dir: Path, data_dir: Path,
         if "MONITOR_DATA_DIR" not in os.environ:
             overrides["data_dir"] = data_dir
         settings = load_settings(model).with_overrides(**overrides)
-        await ensure_topics(bootstrap_servers(url), (POSITIONS, PRICES), settings.partitions)
+        await ensure_topics(bootstrap_servers(url), (POSITIONS, PRICES, DEPTH),
+                            settings.partitions)
         async with start_feed(args, url, stop, log_dir) as feed, \
                 worker_for(settings, log_dir, stop) as process, \
                 echoing(log_dir / "worker.log"):

@@ -17,6 +17,7 @@ from monitor.sources.evm.adapter import SourceConfig
 from monitor.sources.evm.checkpoint import CheckpointError
 from monitor.sources.evm.follower import MAINNET_CONFIRMATIONS, FollowConfig, Stats
 from monitor.sources.evm.jsonrpc import RpcError
+from monitor.sources.evm.rpc import TRANSIENT, scrub, scrub_logs
 from monitor.sources.ingest import (
     DEFAULT_PROTOCOL,
     ManifestError,
@@ -28,7 +29,7 @@ from monitor.sources.registry import ADAPTERS
 from monitor.wire import bootstrap_servers
 
 # protocol -> the option naming its entry contract
-ADDRESS_OPTIONS: Final = {"aave-v3": "pool", "morpho-blue": "morpho"}
+ADDRESS_OPTIONS: Final = {"aave-v3": "pool", "morpho-blue": "morpho", "uniswap-v2": "factory"}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "'positions' (key position_id); oracle prices go to 'prices' (key asset, or "
                     "a Morpho market's price key). A changed block hash among recent blocks "
                     "rewinds to the fork point and re-emits what it touched; --checkpoint makes "
-                    "a restart resume where it stopped.")
+                    "a restart resume where it stopped. Uniswap v2 pairs (--factory) are a "
+                    "source of market depth: each pair's reserves go to 'depth' (key pair "
+                    "address) at every Sync.")
     parser.add_argument("--rpc", metavar="URL",
                         help="JSON-RPC endpoint, http(s):// or ws(s):// (default: the "
                              "manifest's rpc_url)")
@@ -53,6 +56,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--morpho", metavar="ADDR", help="Morpho Blue contract address")
     parser.add_argument("--markets", metavar="ID,...",
                         help="Morpho Blue market ids to follow (default: every market)")
+    parser.add_argument("--factory", metavar="ADDR",
+                        help="Uniswap v2 factory whose pairs to follow for market depth")
+    parser.add_argument("--pairs", metavar="ADDR,...",
+                        help="Uniswap v2 pairs to follow (default: every pair the factory has "
+                             "created when ingestion starts)")
     parser.add_argument("--manifest", type=Path, metavar="PATH",
                         help="devnet manifest JSON (pool, Morpho Blue, rpc_url, deploy_block, "
                              "asset names) instead of --pool / --morpho")
@@ -85,9 +93,10 @@ def sources_from_args(args: argparse.Namespace, manifest: dict[str, Any]) -> lis
     given = {p: getattr(args, option) for p, option in ADDRESS_OPTIONS.items()
              if getattr(args, option)}
     if args.manifest and given:
-        raise ManifestError("--manifest replaces --pool and --morpho: give one or the other")
+        raise ManifestError("--manifest replaces --pool, --morpho and --factory: give one or "
+                            "the other")
     if not args.manifest and not given:
-        raise ManifestError("one of --pool, --morpho or --manifest is required")
+        raise ManifestError("one of --pool, --morpho, --factory or --manifest is required")
     protocols = list(dict.fromkeys(args.protocol or given or [DEFAULT_PROTOCOL]))
     unused = sorted(set(given) - set(protocols))
     if unused:
@@ -96,6 +105,10 @@ def sources_from_args(args: argparse.Namespace, manifest: dict[str, Any]) -> lis
     markets = tuple(m.strip().lower() for m in (args.markets or "").split(",") if m.strip())
     if markets and "morpho-blue" not in protocols:
         raise ManifestError("--markets needs --protocol morpho-blue")
+    pairs = tuple(p.strip().lower() for p in (args.pairs or "").split(",") if p.strip())
+    if pairs and "uniswap-v2" not in protocols:
+        raise ManifestError("--pairs needs --protocol uniswap-v2")
+    listed = {"morpho-blue": markets, "uniswap-v2": pairs}
     sources = []
     for protocol in protocols:
         if args.manifest:
@@ -105,7 +118,7 @@ def sources_from_args(args: argparse.Namespace, manifest: dict[str, Any]) -> lis
         else:
             raise ManifestError(f"--protocol {protocol} needs --{ADDRESS_OPTIONS[protocol]} "
                                 "or a --manifest")
-        sources.append(replace(source, markets=markets) if protocol == "morpho-blue"
+        sources.append(replace(source, markets=listed[protocol]) if protocol in listed
                        else source)
     return sources
 
@@ -133,6 +146,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     except ManifestError as exc:
         print(f"monitor ingest: {exc}", file=sys.stderr)
         return 2
+    scrub_logs(rpc_url)
 
     async def main() -> Stats:
         """Ingest until done or SIGINT/SIGTERM."""
@@ -146,8 +160,9 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     try:
         stats = asyncio.run(main())
-    except (CheckpointError, RpcError, ValueError, OSError) as exc:
-        print(f"monitor ingest: {exc}", file=sys.stderr)
+    except (CheckpointError, RpcError, ValueError, *TRANSIENT) as exc:
+        print(f"monitor ingest: {type(exc).__name__}: {scrub(str(exc), rpc_url)}",
+              file=sys.stderr)
         return 1
     print(f"ingest: done at block {stats.block}: {stats.snapshots} snapshots, {stats.prices} "
           f"prices, {stats.logs} logs, {stats.reorgs} reorgs")

@@ -20,7 +20,8 @@ from monitor.sources.registry import open_adapters
 DEFAULT_PROTOCOL = "aave-v3"
 # protocol -> where its entry contract's address sits in a devnet manifest
 MANIFEST_ENTRIES: dict[str, tuple[str, ...]] = {"aave-v3": ("pool",),
-                                                "morpho-blue": ("morpho_blue", "address")}
+                                                "morpho-blue": ("morpho_blue", "address"),
+                                                "uniswap-v2": ("uniswap_v2", "factory")}
 
 
 async def ingest(rpc_url: str, bootstrap: str, sources: Sequence[SourceConfig],

@@ -1,5 +1,6 @@
-"""The protocols a follower can drive, by the name `monitor ingest --protocol` takes. Adding a
-protocol is its folder under monitor/sources and one entry in ADAPTERS."""
+"""The protocols a follower can drive, by the name `monitor ingest --protocol` takes (lending
+protocols, and Uniswap v2 pairs as a source of market depth). Adding a protocol is its folder
+under monitor/sources and one entry in ADAPTERS."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from monitor.sources.aave_v3.adapter import open_aave_v3
 from monitor.sources.evm.adapter import Adapter, AdapterFactory, SourceConfig
 from monitor.sources.evm.rpc import Rpc
 from monitor.sources.morpho_blue.adapter import open_morpho_blue
+from monitor.sources.uniswap_v2.adapter import open_uniswap_v2
 
 ADAPTERS: Final[Mapping[str, AdapterFactory]] = {
     "aave-v3": open_aave_v3,
     "morpho-blue": open_morpho_blue,
+    "uniswap-v2": open_uniswap_v2,
 }
 
 

@@ -1,6 +1,6 @@
-"""The one skeleton of every input agent: take each record (or each batch of records), let the
-feature handle it, send what it rejects to the dead letters, and count the outcomes, the time
-they took and their lag."""
+"""The one skeleton of every input agent: take each record (or each batch of records), refuse
+one beyond the size limit (on a public topic), let the feature handle the rest, send what it
+rejects to the dead letters, and count the outcomes, the time they took and their lag."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any, Final, Literal, cast
 
 from faust.types import ChannelT, EventT, StreamT, TopicT
 
+from monitor.limits import Limits
 from monitor.stream.context import Context
 from monitor.wire import Rejected
 
@@ -52,10 +53,22 @@ class _Tally:
             self.lag.observe(max(0.0, now - event.message.timestamp))
 
 
+def oversized(event: EventT[Any], limits: Limits | None) -> Rejected | None:
+    """Rejected("oversized-record") for a record beyond `limits` (None: no limit)."""
+    if limits is None:
+        return None
+    size = limits.oversized(event.message.key, event.message.value)
+    if size is None:
+        return None
+    return Rejected("oversized-record",
+                    f"{size} bytes of key and value, at most {limits.max_record_bytes}")
+
+
 def input_agent(ctx: Context, topic: TopicT, *, name: str, label: str,
-                handle: Handler) -> None:
+                handle: Handler, limits: Limits | None = None) -> None:
     """Register agent `name` on `topic`; `label` names the topic in metrics and dead letters;
-    `handle` raises Rejected for a record that cannot be used."""
+    `handle` raises Rejected for a record that cannot be used; `limits` bound a public topic's
+    records."""
     tally = _Tally(ctx, label)
 
     async def consume(stream: StreamT[bytes]) -> None:
@@ -63,6 +76,9 @@ def input_agent(ctx: Context, topic: TopicT, *, name: str, label: str,
         async for event in stream.events():
             started = time.perf_counter()
             try:
+                too_big = oversized(event, limits)
+                if too_big is not None:
+                    raise too_big
                 tally.count(await handle(event))
             except Rejected as rejected:
                 await ctx.dead_letters.reject(label, event, rejected)
@@ -80,12 +96,12 @@ def _log_failure(done: asyncio.Future[None]) -> None:
 
 
 def batch_agent(ctx: Context, topic: TopicT, *, name: str, label: str, handle: BatchHandler,
-                size: int, linger: float) -> None:
+                size: int, linger: float, limits: Limits | None = None) -> None:
     """Register agent `name` handling records in batches of up to `size`. After a quiet spell
     (no batch in the last BUSY_S) a record that finds nothing more waiting is handled at once;
     while records flow, a batch waits at most `linger` seconds after its first record to fill.
     Records are acked only once their batch is handled. `handle` returns each record's outcome
-    or Rejected."""
+    or Rejected; a record beyond `limits` never reaches it."""
     tally = _Tally(ctx, label)
 
     async def consume(stream: StreamT[bytes]) -> None:
@@ -109,13 +125,19 @@ def batch_agent(ctx: Context, topic: TopicT, *, name: str, label: str, handle: B
                 if not batch:
                     return
                 started = time.perf_counter()
+                refused = [oversized(each, limits) for each in batch]
+                fitting = [each for each, no in zip(batch, refused, strict=True) if no is None]
+                outcomes = iter(await handle(fitting) if fitting else ())
                 counted: Tally[Outcome] = Tally()
-                for each, handled in zip(batch, await handle(batch), strict=True):
+                letters = []
+                for each, refusal in zip(batch, refused, strict=True):
+                    handled = next(outcomes) if refusal is None else refusal
                     if isinstance(handled, Rejected):
-                        await ctx.dead_letters.reject(label, each, handled)
+                        letters.append(ctx.dead_letters.reject(label, each, handled))
                     else:
                         counted[handled] += 1
                 tally.count(counted)  # once per outcome and batch, not per record
+                await asyncio.gather(*letters)  # sent together, each awaited till written
                 tally.timed(batch, started)
                 for each in batch:
                     await stream.ack(each)

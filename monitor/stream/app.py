@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from typing import Any, cast
 
 import faust
 from faust.web import Request, Response, View
@@ -20,10 +21,13 @@ from monitor.stream import tansu
 from monitor.stream.alerts import Alerts
 from monitor.stream.cascades import Cascades
 from monitor.stream.clusters import Clusters
+from monitor.stream.contagion import Contagion
 from monitor.stream.context import Context
+from monitor.stream.depth import Depth
 from monitor.stream.map import LiquidationMap
 from monitor.stream.positions import Positions
 from monitor.stream.prices import Prices
+from monitor.stream.web import guard
 from monitor.stream.web.http import answer
 from monitor.wire import CLUSTER_PARTIALS
 
@@ -36,6 +40,7 @@ class Stream:
     prices: Prices
     positions: Positions
     clusters: Clusters
+    depth: Depth
     cascades: Cascades
     alerts: Alerts
 
@@ -85,15 +90,21 @@ def new_app(settings: Settings) -> faust.App:
 
 
 def _health(stream: Stream) -> None:
-    """GET /health/: 200 once partitions are assigned and tables recovered, 503 before."""
+    """GET /health/ (ready: 200 once partitions are assigned and tables recovered, 503 before
+    and while partitions move) and GET /health/live/ (live: 200 while the worker serves)."""
     ctx = stream.ctx
+
+    @ctx.app.page("/health/live/")
+    async def live(view: View, request: Request) -> Response:
+        """Liveness of this worker: it answers (restart it if it does not)."""
+        return answer(view, {"status": "live", "live": True, "ready": ctx.ready()})
 
     @ctx.app.page("/health/")
     async def health(view: View, request: Request) -> Response:
-        """Readiness of this worker."""
+        """Readiness of this worker: whether it can answer queries now."""
         ready = ctx.ready()
         return answer(view, {
-            "status": "ok" if ready else "starting", "ready": ready,
+            "status": "ok" if ready else "starting", "live": True, "ready": ready,
             "worker": ctx.app.conf.canonical_url.human_repr(),
             "partitions": sorted(stream.positions.books.partitions),
             "positions": len(stream.positions.books),
@@ -107,12 +118,15 @@ def build_stream(settings: Settings) -> Stream:
     prices = Prices(ctx)
     positions = Positions(ctx, prices, partials)
     clusters = Clusters(ctx, prices, partials)
-    cascades = Cascades(ctx, prices, clusters)
+    depth = Depth(ctx)
+    cascades = Cascades(ctx, prices, clusters, depth)
     alerts = Alerts(ctx, prices, positions, clusters, cascades)
-    stream = Stream(ctx, prices, positions, clusters, cascades, alerts)
+    stream = Stream(ctx, prices, positions, clusters, depth, cascades, alerts)
     LiquidationMap(ctx, prices, clusters)
+    Contagion(ctx, prices, positions, cascades, depth.observed.model_for)
     _health(stream)
     ctx.metrics.serve(ctx.app)
+    guard.install(cast(Any, ctx.app.web).web_app, settings)  # Faust's aiohttp driver
     return stream
 
 

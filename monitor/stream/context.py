@@ -124,13 +124,21 @@ class Context:
 
     def owner(self, table: Any, key: str) -> URL | None:
         """The web view of the worker that owns `key` in `table`, None while unassigned."""
+        return self.owner_of(table, self.partition_of(key))
+
+    def owner_of(self, table: Any, partition: int) -> URL | None:
+        """The web view of the worker that owns `partition` of `table`, None while unassigned."""
         topic = table.changelog_topic.get_topic_name()
-        partition = self.partition_of(key)
         assignor = cast(PartitionAssignor, self.app.assignor)
         for url, topics in assignor.changelog_distribution.items():
             if partition in topics.get(topic, ()):
                 return URL(url)
         return None
+
+    def holds(self, table: Any, key: str) -> bool:
+        """Whether this worker actively holds `key`'s partition of `table` now (its own view
+        of the assignment, which may lag the group's while partitions move)."""
+        return self.partition_of(key) in self.owned(table.changelog_topic.get_topic_name())
 
     def is_me(self, url: URL) -> bool:
         """Whether `url` is this worker's own web view."""

@@ -94,6 +94,9 @@ class Metrics:
         self.dead_letters = Counter("monitor_dead_letters",
                                     "Input events rejected to the dead-letter topic",
                                     ["topic", "reason"], registry=self.registry)
+        self.dead_letter_failures = Counter(
+            "monitor_dead_letter_failures", "Rejected input events whose dead letter could not "
+            "be written (after retries; logged)", ["topic", "reason"], registry=self.registry)
         self.latency = Histogram("monitor_processing_latency_seconds",
                                  "Time an agent spends on one event", ["topic"],
                                  buckets=LATENCY_BUCKETS, registry=self.registry)

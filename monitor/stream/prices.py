@@ -37,7 +37,9 @@ class Prices:
         self.latest: dict[str, PriceUpdate] = {}
         self.values: dict[str, float] = {}
         self.moved: Announcer[PriceUpdate] = Announcer()
-        input_agent(ctx, ctx.topic(PRICES), name="prices", label=PRICES, handle=self._handle)
+        self.limits = ctx.settings.limits
+        input_agent(ctx, ctx.topic(PRICES), name="prices", label=PRICES, handle=self._handle,
+                    limits=self.limits)
         self.table.on_recover(self._recovered)
         ctx.metrics.add_gauges(self._gauges)
 
@@ -57,7 +59,7 @@ class Prices:
 
     async def _handle(self, event: EventT[Any]) -> Outcome:
         """Validate an update; the newest version wins (older and equal ones are stale)."""
-        update = parse_price(event.message.key, event.message.value)
+        update = parse_price(event.message.key, event.message.value, self.limits)
         if not self.offer(update):
             return "stale"
         self.table[update.asset] = update.to_dict()

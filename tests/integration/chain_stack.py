@@ -214,10 +214,11 @@ def relative(actual: float, expected: float) -> float:
 
 @contextmanager
 def stack_for(chain: Devnet, broker: EmbeddedBroker, base: Path,
-              sources: Sequence[SourceConfig]) -> Iterator[Stack]:
-    """A ready worker, then the ingester following `sources` on the devnet from its deploy
-    block."""
-    worker = start_worker(worker_settings(broker.url, base / "data"), base / "worker.log")
+              sources: Sequence[SourceConfig], **settings: Any) -> Iterator[Stack]:
+    """A ready worker (its settings changed by `settings`), then the ingester following
+    `sources` on the devnet from its deploy block."""
+    worker = start_worker(worker_settings(broker.url, base / "data", **settings),
+                          base / "worker.log")
     with running([worker]):
         ready(worker)
         config = FollowConfig(from_block=int(chain.manifest["deploy_block"]), confirmations=0,

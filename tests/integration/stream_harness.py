@@ -14,16 +14,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import Settings, load_settings
 from monitor.localhost import free_port
 from monitor.stream.worker import start_worker_process, wait_until_ready
 
 T = TypeVar("T")
+
+# the crash scenario's book at which WETH's cascade trigger is significant under the default
+# [cascade] condition (it liquidates $50M, or moves the price 1 % beyond the shock)
+SIGNIFICANT_BOOK: Final = 10_000
 
 
 @dataclass
@@ -103,15 +108,18 @@ def eventually(check: Callable[[], T], timeout: float = 60.0) -> T:
             time.sleep(0.2)
 
 
-def produce(bootstrap: str, records: Iterable[tuple[str, str, Any]]) -> None:
-    """Send (topic, key, value) with a plain aiokafka producer; dict values become JSON."""
+def produce(bootstrap: str, records: Iterable[tuple[str, str | bytes | None, Any]]) -> None:
+    """Send (topic, key, value) with a plain aiokafka producer; dict values become JSON, str
+    keys UTF-8 (bytes and None values go as they are, up to 4 MiB)."""
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                                    max_request_size=4 * 2**20)
         await producer.start()
         try:
             for topic, key, value in records:
-                raw = value if isinstance(value, bytes) else orjson.dumps(value)
-                await producer.send(topic, key=key.encode(), value=raw)
+                raw = value if value is None or isinstance(value, bytes) else orjson.dumps(value)
+                await producer.send(topic, key=key.encode() if isinstance(key, str) else key,
+                                    value=raw)
             await producer.flush()
         finally:
             await producer.stop()
@@ -135,3 +143,31 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0
             await consumer.stop()
         return found
     return asyncio.run(read())
+
+
+def count_records(bootstrap: str, topic: str, idle_ms: int = 1500) -> int:
+    """Records on a topic, read from the beginning until nothing more arrives (Tansu's
+    ListOffsets is not the log end, so the records are read, not the offsets asked)."""
+    async def read() -> int:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    fetch_max_bytes=8 * 2**20,
+                                    max_partition_fetch_bytes=8 * 2**20)
+        await consumer.start()
+        try:
+            found = 0
+            while batch := await consumer.getmany(timeout_ms=idle_ms):
+                found += sum(len(records) for records in batch.values())
+            return found
+        finally:
+            await consumer.stop()
+    return asyncio.run(read())
+
+
+def metric_values(worker: Worker, name: str) -> dict[frozenset[tuple[str, str]], float]:
+    """Every sample of metric `name` on the worker's /metrics, by its labels."""
+    status, text = worker.get_text("/metrics")
+    assert status == 200, status
+    return {frozenset(sample.labels.items()): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples
+            if sample.name == name}

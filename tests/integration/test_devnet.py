@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 WAD = 10**18
 MANIFEST_KEYS = {"rpc_url", "ws_url", "chain_id", "deploy_block", "pool",
                  "pool_addresses_provider", "oracle", "data_provider", "pool_configurator",
-                 "acl_manager", "assets", "accounts", "liquidator", "morpho_blue"}
+                 "acl_manager", "assets", "accounts", "liquidator", "morpho_blue", "uniswap_v2"}
 ASSET_KEYS = {"address", "decimals", "aggregator", "a_token", "variable_debt_token",
               "stable_debt_token", "price"}
 

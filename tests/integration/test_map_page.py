@@ -57,8 +57,9 @@ def worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Worker]:
                            tmp_path / "worker.log")
     with harness.running([started]):
         harness.ready(started)
-        asyncio.run(publish_scenario(broker.bootstrap, "crash-2020-03-12", positions=2_000,
-                                     seed=1, steps=3, interval=0.0))
+        asyncio.run(publish_scenario(broker.bootstrap, "crash-2020-03-12",
+                                     positions=harness.SIGNIFICANT_BOOK, seed=1, steps=3,
+                                     interval=0.0))
 
         def projected() -> None:
             status, body = started.get("/cascades/WETH/")

@@ -22,7 +22,7 @@ from monitor.localhost import free_port, wait_for_port
 from monitor.run.broker import EmbeddedBroker
 from monitor.scenario.replay import publish_scenario
 from monitor.stream.worker import wait_until_ready
-from tests.integration.stream_harness import start_worker
+from tests.integration.stream_harness import SIGNIFICANT_BOOK, start_worker
 
 pytestmark = pytest.mark.integration
 
@@ -152,8 +152,8 @@ def test_every_series_keeps_what_the_comparisons_drop() -> None:
 
 async def test_every_dashboard_query_and_rule_returns_data(
         broker: EmbeddedBroker, prometheus: str, session: aiohttp.ClientSession) -> None:
-    await publish_scenario(broker.bootstrap, "crash-2020-03-12", positions=2_000, seed=1,
-                           steps=3, interval=0.5)
+    await publish_scenario(broker.bootstrap, "crash-2020-03-12", positions=SIGNIFICANT_BOOK,
+                           seed=1, steps=3, interval=0.5)
     for title, expr in dashboard_queries():
         result = await poll(session, prometheus, expr)
         assert result, f"{title}: {expr} returned no data"

@@ -64,3 +64,17 @@ async def test_wakeups_fire_once_at_their_deadline_and_can_be_cancelled() -> Non
     wakeups.at("cancelled", None)
     await asyncio.sleep(0.05)
     assert woken == ["due"]
+
+
+async def test_a_callback_setting_a_past_deadline_never_blocks_the_loop() -> None:
+    woken: list[str] = []
+
+    def again(key: str) -> None:
+        woken.append(key)
+        wakeups.at(key, time.time() - 1.0)  # what a stale oracle's rule once did
+
+    wakeups = Wakeups(again)
+    wakeups.at("stale", time.time() - 1.0)
+    await asyncio.sleep(0.05)  # returns at all: the loop was not held by one wake-up
+    wakeups.clear()
+    assert woken and set(woken) == {"stale"}

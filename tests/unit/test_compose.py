@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from monitor.config import Settings, load_settings
-from monitor.wire import CASCADES, DEAD_LETTERS, POSITIONS, PRICES
+from monitor.wire import CASCADES, DEAD_LETTERS, DEPTH, POSITIONS, PRICES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -72,7 +72,8 @@ def test_the_apps_public_topics_are_created_with_its_partitions(
         compose: dict[str, Any], worker: Settings) -> None:
     script = compose["services"]["topics"]["command"][0]
     topics = re.search(r"for topic in ([\w\s-]+?);", script)
-    assert topics and set(topics.group(1).split()) == {POSITIONS, PRICES, CASCADES, DEAD_LETTERS}
+    assert topics and set(topics.group(1).split()) == {POSITIONS, PRICES, DEPTH, CASCADES,
+                                                       DEAD_LETTERS}
     assert f"--partitions {worker.partitions} " in script
     kafka = compose["services"]["kafka"]["environment"]
     assert int(kafka["KAFKA_NUM_PARTITIONS"]) == worker.partitions

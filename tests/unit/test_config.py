@@ -42,6 +42,10 @@ def test_environment_and_file_override_defaults(tmp_path: Path) -> None:
     ("[protocols.aave-v3]\nclose_factor = 2\n", "protocols.aave-v3.close_factor"),
     ("[cascade]\nlevels = 0\n", "cascade.levels"),
     ("[cascade]\nmax_move = 1.5\n", "cascade.max_move"),
+    ("[contagion]\nperiod = 1\n", "contagion.period"),
+    ("[contagion]\nenabled = 'yes'\n", "contagion.enabled"),
+    ("[contagion.stress.crash]\nasset = 'WETH'\nmove = -1.0\n", "contagion.stress.crash.move"),
+    ("[contagion.stress.crash]\nmove = -0.1\n", "contagion.stress.crash.asset"),
     ("assets = 3\n", "assets"),
     ("[cascade\n", "not valid TOML"),
 ])
@@ -64,3 +68,18 @@ def test_bad_environment_names_the_variable(name: str, value: str) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="MONITOR_CONFIG"):
         load_settings(tmp_path / "absent.toml", environ={})
+
+
+def test_stress_shocks_default_and_replace_as_a_whole(tmp_path: Path) -> None:
+    shipped = load_settings(environ={}).contagion
+    assert shipped.enabled and shipped.timeout == 5.0
+    assert [(s.name, s.asset, s.move, s.betas) for s in shipped.stress] == [
+        ("eth-10", "WETH", -0.1, None), ("eth-20", "WETH", -0.2, None),
+        ("eth-30", "WETH", -0.3, None)]
+    path = tmp_path / "model.toml"
+    path.write_text("[contagion]\nenabled = false\n[contagion.stress.btc]\nasset = 'WBTC'\n"
+                    "move = -0.15\n[contagion.stress.btc.betas]\nWETH = 0.5\n")
+    mine = load_settings(path, environ={}).contagion
+    assert not mine.enabled
+    assert [(s.name, s.asset, s.move, s.betas) for s in mine.stress] == [
+        ("btc", "WBTC", -0.15, {"WETH": 0.5})]

@@ -26,8 +26,23 @@ def literals() -> set[str]:
     return found
 
 
+def raised_reasons() -> set[str]:
+    """The literal reason of every Rejected(...) in monitor/."""
+    found = set()
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Rejected"
+                    and isinstance(node.args[0], ast.Constant)):
+                found.add(node.args[0].value)
+    return found
+
+
 def test_every_reason_listed_is_raised_somewhere() -> None:
     assert set(REASONS) <= literals()
+
+
+def test_every_reason_raised_is_listed() -> None:
+    assert raised_reasons() <= set(REASONS)
 
 
 def test_an_unlisted_reason_is_a_programming_error() -> None:

@@ -17,6 +17,7 @@ from monitor.config import load_settings
 from monitor.risk import ClusterGrid, PowerLawDepth, build_clusters, from_snapshot
 from monitor.stream.app import build_stream
 from monitor.stream.cascades.projection import project
+from monitor.stream.depth import DepthProvenance
 from monitor.wire import PriceUpdate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +49,8 @@ def exported() -> set[str]:
         "debt": [{"asset": "USDC", "amount": 2_300_000.0}], "version": [1, 0]})
     clusters = build_clusters([position], "WETH", prices, ClusterGrid())
     stream.cascades.projections["WETH"] = project(
-        "WETH", clusters, 3000.0, PowerLawDepth(1e6), stream.ctx.settings.cascade, 0.0, {})
+        "WETH", clusters, 3000.0, PowerLawDepth(1e6), DepthProvenance("configured"),
+        stream.ctx.settings.cascade, 0.0, {})
     assert stream.cascades.projections["WETH"]["down"]["trigger_price"] is not None
     return {family.name + suffix for family in stream.ctx.metrics.registry.collect()
             for suffix in SUFFIXES.get(family.type, ("",))}

@@ -21,12 +21,14 @@ from monitor.sources.evm.decoder import DecodedLog, EventSpec
 from monitor.sources.evm.jsonrpc import BlockRef, block_ref
 from monitor.sources.evm.rpc import Rpc
 from monitor.sources.evm.touches import Touches
+from monitor.wire import PRICES
 
 
 class AaveV3:
     """One Aave V3 pool: its aTokens, configurator, oracle and price feeds."""
 
     events: Mapping[str, EventSpec] = SPECS
+    topic: str = PRICES
 
     def __init__(self, rpc: Rpc, chain_id: int, market: Market) -> None:
         self.rpc = rpc

@@ -16,7 +16,7 @@ from monitor.sources.evm.jsonrpc import BlockRef
 from monitor.sources.evm.rpc import Rpc
 from monitor.sources.evm.touches import Touches
 
-WireRecord = dict[str, Any]  # a position snapshot or price update as monitor.wire defines them
+WireRecord = dict[str, Any]  # a position snapshot, price update or pool reserves (monitor.wire)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,11 @@ class SourceConfig:
 
 
 class Adapter(Protocol):
-    """One protocol's market on the followed chain, as the follower drives it."""
+    """One protocol's market on the followed chain, as the follower drives it. Its "assets"
+    are what it prices: reserves or markets published to `prices`, or, for a source of market
+    depth (Uniswap v2), pools published to `depth` (the `topic` it names)."""
+
+    topic: str  # where its asset records go: PRICES (key: asset) or DEPTH (key: pool)
 
     @property
     def key(self) -> str:

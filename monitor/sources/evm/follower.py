@@ -37,11 +37,12 @@ from monitor.sources.evm.logs import LogFilter, RangeSizer, fetch_logs, sort_log
 from monitor.sources.evm.publisher import Sink
 from monitor.sources.evm.rpc import TRANSIENT, Rpc
 from monitor.sources.evm.touches import END_OF_BLOCK, ReadPoint, Touches
-from monitor.wire import POSITIONS, PRICES
+from monitor.wire import DEPTH, POSITIONS, PRICES
 
 log = logging.getLogger(__name__)
 
 MAINNET_CONFIRMATIONS = 12
+RECORD_KEYS = {PRICES: "asset", DEPTH: "pool"}  # the field an adapter's records are keyed by
 Headers = dict[int, dict[str, Any]]
 
 
@@ -210,7 +211,7 @@ class Follower:
         if loaded is None:
             at = (self.cp.block, END_OF_BLOCK)
             for adapter in self.adapters:
-                await self._publish_prices(await adapter.read_prices([
+                await self._publish_prices(adapter, await adapter.read_prices([
                     Read(asset, self.cp.block, header["hash"], _timestamp(header), at)
                     for asset in sorted(adapter.assets())]))
             await self.sink.flush()
@@ -343,8 +344,8 @@ class Follower:
             polled = await adapter.read_prices([_read(asset, point, headers)
                                                 for asset, point in touches.polls])
             touches.polled_moved(self._moved(adapter.key, polled))
-        await self._publish_prices(touches.prices)
-        await self._publish_prices(await adapter.read_prices(
+        await self._publish_prices(adapter, touches.prices)
+        await self._publish_prices(adapter, await adapter.read_prices(
             [_read(asset, point, headers) for asset, point in touches.price_reads]))
         reads = [_read(account, point, headers)
                  for account, point in sorted(touches.positions.items())]
@@ -368,10 +369,11 @@ class Follower:
         self.polled.update(((source, u["asset"]), u["price"]) for u in moved)
         return moved
 
-    async def _publish_prices(self, updates: list[WireRecord]) -> None:
-        """Publish price updates keyed by asset."""
+    async def _publish_prices(self, adapter: Adapter, updates: list[WireRecord]) -> None:
+        """Publish an adapter's price updates (keyed by asset) or pool reserves (by pool)."""
+        key = RECORD_KEYS[adapter.topic]
         for update in updates:
-            await self.sink.send(PRICES, update["asset"], update)
+            await self.sink.send(adapter.topic, update[key], update)
         self.stats.prices += len(updates)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -30,6 +31,47 @@ TRANSIENT = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, OSError
              WebSocketException, ProviderConnectionError, TimeExhausted)
 
 
+def redact(url: str) -> str:
+    """A node URL without what may hold an API key (user info, path, query): scheme://host/…"""
+    parts = urllib.parse.urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    hidden = parts.path.strip("/") or parts.query or parts.username
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}" + ("/…" if hidden else "")
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (an error's message) without `url`'s secret parts."""
+    parts = urllib.parse.urlsplit(url)
+    text = text.replace(url, redact(url))
+    for secret in (parts.path, parts.query, parts.username, parts.password):
+        if secret and len(secret.strip("/")) > 1:
+            text = text.replace(secret, "/…")
+    return text
+
+
+class Scrubbed(logging.Filter):
+    """A handler filter that takes a node URL's secret parts out of every record (web3 logs
+    the whole URL it connects to)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without the URL's secrets; keep every record."""
+        message = record.getMessage()
+        cleaned = scrub(message, self.url)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def scrub_logs(url: str) -> None:
+    """Keep `url`'s secrets out of everything the root logger's handlers write."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Scrubbed(url))
+
+
 @dataclass
 class Backoff:
     """Exponential backoff with full jitter: sleep U(0, min(cap, base·2^attempt))."""
@@ -38,6 +80,7 @@ class Backoff:
     cap: float = 30.0
     attempts: int = 8
     rng: random.Random = field(default_factory=random.Random)
+    url: str | None = None  # the node's URL, scrubbed from what is logged
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (0-based)."""
@@ -57,7 +100,8 @@ class Backoff:
                     raise
                 error = exc
             pause = self.delay(attempt)
-            log.warning("%s failed (%s); retry %d in %.2fs", what, error, attempt + 1, pause)
+            said = str(error) if self.url is None else scrub(str(error), self.url)
+            log.warning("%s failed (%s); retry %d in %.2fs", what, said, attempt + 1, pause)
             await asyncio.sleep(pause)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -69,7 +113,7 @@ class Rpc:
                  timeout: float = 60.0) -> None:
         self.url = url
         self.batch_size = batch_size
-        self.backoff = backoff or Backoff()
+        self.backoff = replace(backoff or Backoff(), url=url)
         self.websocket = url.startswith(("ws://", "wss://"))
         provider: AsyncHTTPProvider | WebSocketProvider
         if self.websocket:
@@ -79,15 +123,20 @@ class Rpc:
             provider = AsyncHTTPProvider(url, request_kwargs={"timeout": timeout},
                                          exception_retry_configuration=None)
         else:
-            raise ValueError(f"RPC URL must start with http(s):// or ws(s)://, got {url!r}")
+            raise ValueError("RPC URL must start with http(s):// or ws(s)://, got "
+                             f"{redact(url)!r}")
         self.w3: AsyncWeb3[Any] = AsyncWeb3(provider)
         self._batch_lock = asyncio.Lock()  # web3's persistent providers share one batch id
 
     async def connect(self) -> Rpc:
         """Open the connection (WebSocket) and check that the node answers."""
-        if self.websocket:
-            await self.backoff.run(self.w3.provider.connect, f"connect {self.url}")
-        await self.call("eth_chainId", [])
+        try:
+            if self.websocket:
+                await self.backoff.run(self.w3.provider.connect, f"connect {redact(self.url)}")
+            await self.call("eth_chainId", [])
+        except BaseException:
+            await self.close()  # the provider's session, even when the node never answered
+            raise
         return self
 
     async def close(self) -> None:

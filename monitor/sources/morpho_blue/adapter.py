@@ -22,13 +22,14 @@ from monitor.sources.morpho_blue.markets import (
 )
 from monitor.sources.morpho_blue.positions import position_key, read_positions
 from monitor.sources.morpho_blue.prices import read_prices
-from monitor.wire import market_price_key
+from monitor.wire import PRICES, market_price_key
 
 
 class MorphoBlue:
     """One Morpho Blue contract and the markets followed on it (all, or those configured)."""
 
     events: Mapping[str, EventSpec] = ROUTED
+    topic: str = PRICES
 
     def __init__(self, rpc: Rpc, chain_id: int, source: SourceConfig) -> None:
         self.rpc = rpc

@@ -70,7 +70,8 @@ class Alerts:
         self.scanner = Coalescer("alerts-positions", self._scan, ctx.metrics, SCAN_SHARE,
                                  min_gap=SCAN_GAP)
         self.to_scan: set[int] = set()  # positions partitions whose books changed
-        input_agent(ctx, self.topic, name="alerts", label=ALERTS, handle=self.outbox.apply)
+        input_agent(ctx, self.topic, name="alerts", label=ALERTS, handle=self.outbox.apply,
+                    limits=ctx.settings.limits)
         input_agent(ctx, self.deliveries, name="alert-deliveries",
                     label=self.deliveries.get_topic_name(), handle=self.outbox.delivered)
         for courier in self.couriers.values():

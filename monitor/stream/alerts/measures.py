@@ -131,7 +131,9 @@ class AssetRules:
             self._observe(rule, asset, {"asset": asset}, age / heartbeat,
                           f"no {asset} price update for {age:,.0f} s (feed heartbeat "
                           f"{heartbeat:,.0f} s)")
-            self.stale.at(f"{rule.name}\n{asset}", update.timestamp + rule.threshold * heartbeat)
+            deadline = update.timestamp + rule.threshold * heartbeat
+            if deadline > time.time():  # already stale: the next update wakes it, not a timer
+                self.stale.at(f"{rule.name}\n{asset}", deadline)
 
     def _stale_due(self, key: str) -> None:
         """A heartbeat deadline passed without an update."""

@@ -48,10 +48,12 @@ class Wakeups:
     def _fire(self) -> None:
         """Call back every key whose deadline has passed, then re-arm."""
         self._timer = None
-        now = time.time()
+        now, due = time.time(), []
         while self._heap and self._heap[0][0] <= now:
             deadline, key = heapq.heappop(self._heap)
             if self._due.get(key) == deadline:
                 del self._due[key]
-                self.callback(key)
+                due.append(key)
+        for key in due:  # after the pops: a callback setting a past deadline waits a turn
+            self.callback(key)
         self._arm()

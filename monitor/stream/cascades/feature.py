@@ -1,5 +1,6 @@
 """The cascades feature: for each asset whose clusters this worker owns, the cascade trigger on
-both sides, recomputed (coalesced) as soon as the asset's clusters or its price change, served
+both sides, recomputed (coalesced) as soon as the asset's clusters, its price or its observed
+depth change (depth from the depth feature's depth_for: observed pools, else configured), served
 from memory, published to `cascades`, and summarised in a global table for GET /clusters/."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from monitor.stream.cascades.views import register_views
 from monitor.stream.clusters import Clusters
 from monitor.stream.coalesce import Coalescer
 from monitor.stream.context import Context
+from monitor.stream.depth import Depth
 from monitor.stream.prices import Prices
 from monitor.wire import CASCADES, PriceUpdate
 
@@ -23,18 +25,20 @@ from monitor.wire import CASCADES, PriceUpdate
 class Cascades:
     """The projector, the latest projection per owned asset and the global summaries."""
 
-    def __init__(self, ctx: Context, prices: Prices, clusters: Clusters) -> None:
-        self.ctx, self.prices, self.clusters = ctx, prices, clusters
+    def __init__(self, ctx: Context, prices: Prices, clusters: Clusters, depth: Depth) -> None:
+        self.ctx, self.prices, self.clusters, self.depth = ctx, prices, clusters, depth
         self.output = ctx.topic(CASCADES)
         self.summaries = ctx.table("asset-summaries", global_=True, by_key=True)
         self.projections: dict[str, dict[str, Any]] = {}
         self.projected: Announcer[dict[str, Any]] = Announcer()
+        self.contagion: dict[str, dict[str, Any]] = {}  # by asset and side: joint projections
         self._dirty: set[str] = set()
         self.projector = Coalescer("cascades", self._project, ctx.metrics,
                                    ctx.settings.urgent_share)
         ctx.app.task(self.projector.run)
         clusters.changed.subscribe(self.mark)
         prices.moved.subscribe(self._price_moved)
+        depth.changed.subscribe(self._depth_changed)
         ctx.on_ready(self._reassigned)
         ctx.metrics.add_gauges(self._gauges)
         register_views(ctx, self)
@@ -48,6 +52,11 @@ class Cascades:
         """A moved price changes the projection of an asset this worker projects."""
         if self.clusters.board.entry(update.asset) is not None:
             self.mark(update.asset)
+
+    def _depth_changed(self, asset: str) -> None:
+        """New pool reserves change the projection of an asset this worker projects."""
+        if self.clusters.board.entry(asset) is not None:
+            self.mark(asset)
 
     def _reassigned(self) -> None:
         """After a rebalance: forget the assets moved away, project every one held."""
@@ -68,9 +77,8 @@ class Cascades:
             if merged is None or entry is None or price is None:
                 self.projections.pop(asset, None)
                 continue
-            asset_cfg = settings.assets.get(asset)
-            depth = asset_cfg.depth_model() if asset_cfg else None
-            projection = project(asset, merged, price, depth, settings.cascade,
+            depth, provenance = self.depth.depth_for(asset)
+            projection = project(asset, merged, price, depth, provenance, settings.cascade,
                                  entry.updated_at(), entry.price_versions())
             self.projections[asset] = projection
             await self.output.send(key=asset.encode(), value=orjson.dumps(projection),

@@ -16,6 +16,7 @@ from monitor.risk import (
 )
 from monitor.risk.sides import CascadeSide
 from monitor.stream.clusters.board import liquidatable_by_move
+from monitor.stream.depth.observed import DepthProvenance
 from monitor.wire import Version
 
 NO_TRIGGER: Final = {"trigger_price": None, "amplification": None, "terminal_price": None,
@@ -59,11 +60,12 @@ def summary(clusters: ClusterMap, price: float) -> dict[str, Any]:
 
 
 def project(asset: str, clusters: ClusterMap, price: float, depth: DepthModel | None,
-            cfg: CascadeConfig, updated_at: float | None,
+            provenance: DepthProvenance, cfg: CascadeConfig, updated_at: float | None,
             price_versions: Mapping[str, Version]) -> dict[str, Any]:
     """The projection of one asset (the body of GET /cascades/{asset}/ and of `cascades`)."""
     return {"asset": asset, "price": price, "updated_at": updated_at,
             "computed_at": time.time(), "modelled": depth is not None,
+            "depth": provenance.to_dict(),
             "price_versions": {a: list(v) for a, v in price_versions.items()},
             "trigger_criteria": criteria(cfg),
             **{side: trigger(clusters, price, depth, side, cfg) for side in CASCADE_SIDES},

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from faust.web import Request, Response, View
 
-from monitor.stream.clusters.views import ASSET_RE
+from monitor.limits import ASSET_RE
+from monitor.risk import CASCADE_SIDES
 from monitor.stream.context import Context
 from monitor.stream.web.http import LABELS, answer, error
 from monitor.stream.web.routing import routed
@@ -29,12 +30,14 @@ def register_views(ctx: Context, cascades: Cascades) -> None:
     async def projection(view: View, request: Request, asset: str) -> Response:
         """The latest cascade projection of an asset, both sides."""
         if not ASSET_RE.match(asset):
-            return error(view, 400, "asset: 1-64 characters of [A-Za-z0-9._:-] expected")
+            return error(view, 400, "asset: 1-128 characters of [A-Za-z0-9._:-] expected")
 
         async def local() -> Response:
             found = cascades.projections.get(asset)
             if found is None:
                 return error(view, 404, f"no cascade projection for asset {asset!r}")
-            return answer(view, {**found, "labels": LABELS})
+            joint = cascades.contagion.get(asset, {})
+            contagion = {side: joint.get(side) for side in CASCADE_SIDES}
+            return answer(view, {**found, "contagion": contagion, "labels": LABELS})
 
         return await routed(ctx, view, request, cascades.clusters.table, asset, local)

@@ -5,7 +5,9 @@ announces each asset whose merged clusters changed."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+import math
+import time
+from typing import Any, Final
 
 from faust.types import EventT, TopicT
 
@@ -16,9 +18,10 @@ from monitor.stream.clusters.views import register_views
 from monitor.stream.context import Context
 from monitor.stream.partials import ClusterPartial
 from monitor.stream.prices import Prices
-from monitor.wire import CLUSTER_PARTIALS
+from monitor.wire import CLUSTER_PARTIALS, Rejected
 
 log = logging.getLogger(__name__)
+CLOCK_SKEW_S: Final = 60.0  # how far ahead of this worker's clock a partial may be built
 
 
 def partial_key(asset: str, partition: int) -> str:
@@ -46,6 +49,12 @@ class Clusters:
         """Keep the newest partial per (asset, partition) and announce the asset's change."""
         raw = event.message.value
         partial = ClusterPartial.from_bytes(raw)
+        if not 0 <= partial.partition < self.ctx.partitions:
+            raise Rejected("invalid-partial", f"partition {partial.partition} does not exist")
+        if not (math.isfinite(partial.built_at)
+                and partial.built_at <= time.time() + CLOCK_SKEW_S):
+            # a partial from the future would hold its partition's place forever
+            raise Rejected("invalid-partial", f"built_at {partial.built_at} is in the future")
         if not self.board.put(partial):
             return "stale"
         self.table[partial_key(partial.asset, partial.partition)] = raw

@@ -3,11 +3,11 @@ answered by the worker owning the asset's partials (routed there)."""
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from faust.web import Request, Response, View
 
+from monitor.limits import ASSET_RE
 from monitor.risk import SIDES
 from monitor.stream.clusters.board import liquidatable_by_move
 from monitor.stream.context import Context
@@ -17,9 +17,6 @@ from monitor.stream.web.routing import routed
 if TYPE_CHECKING:
     from monitor.stream.clusters.feature import Clusters
 
-ASSET_RE: Final = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
 def register_views(ctx: Context, clusters: Clusters) -> None:
     """Add GET /clusters/{asset}/."""
 
@@ -27,7 +24,7 @@ def register_views(ctx: Context, clusters: Clusters) -> None:
     async def levels(view: View, request: Request, asset: str) -> Response:
         """An asset's liquidation levels over every partition (?side=long|short filters)."""
         if not ASSET_RE.match(asset):
-            return error(view, 400, "asset: 1-64 characters of [A-Za-z0-9._:-] expected")
+            return error(view, 400, "asset: 1-128 characters of [A-Za-z0-9._:-] expected")
         side = request.query.get("side")
         if side is not None and side not in SIDES:
             return error(view, 400, "side: long or short expected")

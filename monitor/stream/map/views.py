@@ -10,7 +10,7 @@ from typing import Final
 
 from faust.web import Request, Response, View
 
-from monitor.stream.clusters.views import ASSET_RE
+from monitor.limits import ASSET_RE
 from monitor.stream.context import Context
 from monitor.stream.web.http import error
 
@@ -25,7 +25,7 @@ def moved(view: View, location: str) -> Response:
 
 def invalid_asset(view: View) -> Response:
     """400 for an asset name the views never serve."""
-    return error(view, 400, "asset: 1-64 characters of [A-Za-z0-9._:-] expected")
+    return error(view, 400, "asset: 1-128 characters of [A-Za-z0-9._:-] expected")
 
 
 def register_views(ctx: Context) -> None:

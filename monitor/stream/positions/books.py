@@ -2,7 +2,8 @@
 
 The changelog-backed table is the durable state; a book is a rebuildable index over it that
 lets a price tick recompute every liquidation price of a partition in one numpy pass. Each
-book also tracks which assets' cluster partials are out of date ("dirty").
+book also tracks which assets' cluster partials are out of date ("dirty"), and the market
+price keys its positions have been quoted at (the joint contagion follows them).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from monitor.risk import Position, PositionBook
+from monitor.risk.market_prices import MarketPairs, market_pairs
 from monitor.wire import Closed
 
 LOAD_CHUNK: Final = 10_000  # recovered positions decoded before they go into a book
@@ -19,11 +21,14 @@ LOAD_CHUNK: Final = 10_000  # recovered positions decoded before they go into a 
 
 @dataclass
 class PartitionBook:
-    """One partition's book, its dirty assets and the assets it has published partials for."""
+    """One partition's book, its dirty assets, the assets it has published partials for, and
+    every market price key a position of it was quoted at (kept after the position closes:
+    following a quote nobody holds is harmless)."""
 
     book: PositionBook = field(default_factory=PositionBook)
     dirty: set[str] = field(default_factory=set)
     published: set[str] = field(default_factory=set)
+    markets: MarketPairs = field(default_factory=dict)
 
     def apply(self, update: Position | Closed) -> None:
         """Upsert or remove one position and mark the assets whose clusters it changes."""
@@ -33,10 +38,12 @@ class PartitionBook:
         else:
             self.book.upsert(update)
             self.dirty |= update.assets()
+            self.markets.update(market_pairs((update,)))
 
     def load(self, positions: list[Position]) -> None:
         """Bulk-load recovered positions (one vectorised extend, not an upsert each)."""
         self.book.extend(positions)
+        self.markets.update(market_pairs(positions))
 
     def price_moved(self, asset: str) -> None:
         """Mark out of date the clusters of every asset whose levels `asset`'s price moves."""

@@ -32,6 +32,7 @@ from faust.types import EventT, TopicT
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from monitor.limits import ChainHeads
 from monitor.risk import ClusterGrid, Position
 from monitor.stream.agent import Outcome, batch_agent, input_agent
 from monitor.stream.announce import Announcer
@@ -45,6 +46,7 @@ from monitor.stream.positions.views import register_views
 from monitor.stream.prices import Prices
 from monitor.wire import (
     POSITIONS,
+    Closed,
     PriceUpdate,
     Rejected,
     is_newer,
@@ -97,8 +99,11 @@ class Positions:
                                  registry=ctx.metrics.registry)
         self._close_factors = {name: p.close_factor
                                for name, p in ctx.settings.protocols.items()}
+        self.limits = ctx.settings.limits
+        self.heads = ChainHeads(self.limits.version_margin)
         batch_agent(ctx, ctx.topic(POSITIONS), name="positions", label=POSITIONS,
-                    handle=self._place, size=PLACE_BATCH, linger=PLACE_LINGER)
+                    handle=self._place, size=PLACE_BATCH, linger=PLACE_LINGER,
+                    limits=self.limits)
         input_agent(ctx, self.placed, name="position-keeper", label=self.placed.get_topic_name(),
                     handle=self._keep)
         ctx.app.task(self.publisher.run)
@@ -125,7 +130,8 @@ class Positions:
         for event in events:
             key, value = event.message.key, event.message.value
             try:
-                update = parse_position(key, value, self._close_factors)
+                update = parse_position(key, value, self._close_factors, self.limits)
+                self._check_head(update)
             except Rejected as rejected:
                 outcomes.append(rejected)
                 continue
@@ -134,6 +140,15 @@ class Positions:
             outcomes.append("forwarded")
         await self._forward_all(placed)
         return outcomes
+
+    def _check_head(self, update: Position | Closed) -> None:
+        """Rejected("implausible-version") for a chain source's block far beyond its chain's
+        head (the highest block this worker has accepted from that chain)."""
+        chain = getattr(update, "chain_id", None)
+        if chain is not None and not self.heads.plausible(chain, update.version[0]):
+            raise Rejected("implausible-version",
+                           f"block {update.version[0]} is more than {self.heads.margin} beyond "
+                           f"chain {chain}'s head {self.heads.heads[chain]}")
 
     async def _keep(self, event: EventT[Any]) -> Tally[Outcome]:
         """Apply a batch of placed snapshots to the table and the book, newest version wins."""
@@ -148,7 +163,7 @@ class Positions:
         stray: dict[int, list[bytes]] = {}
         for snapshot in snapshots:
             try:
-                update = parse_snapshot(snapshot, self._close_factors)
+                update = parse_snapshot(snapshot, self._close_factors, self.limits)
             except Rejected as rejected:
                 await self.ctx.dead_letters.reject_value(
                     self.placed.get_topic_name(), partition, event.message.offset, None,

@@ -3,12 +3,12 @@ at the current prices, answered by the worker owning the id (routed there)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
 
+from monitor.limits import ID_RE
 from monitor.risk import (
     MissingPrice,
     Position,
@@ -22,9 +22,6 @@ from monitor.stream.web.routing import routed
 
 if TYPE_CHECKING:
     from monitor.stream.positions.feature import Positions
-
-POSITION_RE: Final = re.compile(r"^[\x21-\x7e]{1,256}$")
-
 
 def describe_position(position: Position, prices: Mapping[str, float]) -> dict[str, Any]:
     """The answer's body: health factor, values and liquidation prices at the current prices
@@ -62,7 +59,7 @@ def register_views(ctx: Context, positions: Positions) -> None:
     @ctx.app.page("/positions/{position_id}/")
     async def position(view: View, request: Request, position_id: str) -> Response:
         """One position with its health factor and liquidation prices."""
-        if not POSITION_RE.match(position_id):
+        if not ID_RE.match(position_id):
             return error(view, 400, "position_id: 1-256 printable ASCII characters expected")
 
         async def local() -> Response:

@@ -13,7 +13,9 @@ RETRY_AFTER_S: Final = 1
 # what every answer says is observed and what is modelled
 LABELS: Final = {"price": "observed (oracle)", "positions": "observed (snapshots)",
                  "levels": "modelled (liquidation prices from snapshots at current prices)",
-                 "cascade": "modelled (depth model and close factor 1)"}
+                 "cascade": "modelled (depth model and close factor 1)",
+                 "contagion": "modelled (joint fixed point over every partition's positions, "
+                              "protocol arithmetic, betas and each asset's depth model)"}
 
 
 def answer(view: View, body: Any, status: int = 200,

@@ -20,6 +20,7 @@ from monitor.sources.evm.follower import FollowConfig, Follower
 from monitor.sources.evm.jsonrpc import BlockRef, RpcError
 from monitor.sources.evm.rpc import Backoff, Rpc
 from monitor.sources.evm.touches import END_OF_BLOCK, Touches
+from monitor.wire import PRICES
 
 CHAIN_ID = 7
 MOVED = event_spec("Moved(address indexed account, uint256 amount)")
@@ -93,6 +94,7 @@ class Ledger:
     events: Mapping[str, EventSpec] = field(default_factory=lambda: spec_table([MOVED, ANSWER]))
     loads: list[BlockRef] = field(default_factory=list)
     quotes: dict[int, float] = field(default_factory=dict)  # a polled price, by the block it moves
+    topic: str = PRICES
 
     @property
     def key(self) -> str:

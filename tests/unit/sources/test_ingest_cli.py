@@ -55,7 +55,7 @@ def test_a_manifest_follows_aave_unless_told_more(manifest: Path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    ((), "one of --pool, --morpho or --manifest"),
+    ((), "one of --pool, --morpho, --factory or --manifest"),
     (("--morpho", MORPHO, "--protocol", "aave-v3"), "--morpho is given but --protocol"),
     (("--pool", POOL, "--markets", MARKET), "--markets needs --protocol morpho-blue"),
     (("--protocol", "morpho-blue", "--pool", POOL), "--pool is given but --protocol"),
@@ -70,3 +70,17 @@ def test_inconsistent_options_are_refused(argv: tuple[str, ...], message: str) -
 def test_a_manifest_replaces_the_addresses(manifest: Path) -> None:
     with pytest.raises(ManifestError, match="--manifest replaces"):
         sources("--manifest", str(manifest), "--pool", POOL)
+
+
+def test_a_factory_follows_uniswap_pairs_for_depth(manifest: Path) -> None:
+    factory, pair = "0x" + "dd" * 20, "0x" + "ee" * 20
+    rpc = ("--rpc", "http://127.0.0.1:1")
+    assert sources(*rpc, "--factory", factory) == [SourceConfig("uniswap-v2", factory)]
+    assert sources(*rpc, "--pool", POOL, "--factory", factory, "--pairs", pair.upper()) == [
+        SourceConfig("aave-v3", POOL), SourceConfig("uniswap-v2", factory, markets=(pair,))]
+    with pytest.raises(ManifestError, match="--pairs needs --protocol uniswap-v2"):
+        sources(*rpc, "--pool", POOL, "--pairs", pair)
+    doc = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**doc, "uniswap_v2": {"factory": factory}}))
+    assert sources("--manifest", str(manifest), "--protocol", "uniswap-v2") == [
+        SourceConfig("uniswap-v2", factory, {"0x" + "01" * 20: "WETH"})]

@@ -13,9 +13,11 @@ import orjson
 import pytest
 
 from monitor.config import load_settings
+from monitor.risk import ConstantProductDepth
 from monitor.stream import agent as agent_module
 from monitor.stream.app import Stream, build_stream
 from monitor.stream.positions.changelog import FaustWrites
+from tests.unit.stream.test_board import partial, poisoned
 
 
 def snapshot(version: int, *, debt: float = 1000.0, closed: bool = False,
@@ -156,3 +158,68 @@ async def test_prices_are_versioned_and_validated(bench: Harness) -> None:
     assert negative["reason"] == "invalid-price"
     assert (binary["reason"], binary["value_encoding"], binary["value"]) == (
         "not-json", "base64", "//4=")
+
+
+async def test_an_oversized_record_is_dead_lettered_truncated_and_the_next_one_applies(
+        bench: Harness) -> None:
+    huge = b"\xff" * 2**20
+    async with agent(bench.pipe, "positions").test_context() as positions:
+        await positions.put(huge, key=b"aave-v3:1:0xabc")
+        await positions.put(snapshot(1), key=b"aave-v3:1:0xabc")
+    letter = await bench.dead_letter()
+    assert (letter["reason"], letter["value_size"], letter["value_truncated"]) == (
+        "oversized-record", 2**20, True)
+    assert orjson.loads(bench.pipe.position_table["aave-v3:1:0xabc"])["version"] == [1, 0]
+
+
+async def test_a_chain_source_block_far_beyond_its_head_is_dead_lettered(
+        bench: Harness) -> None:
+    def on_chain(block: int, debt: float) -> bytes:
+        value = orjson.loads(snapshot(block, debt=debt))
+        return orjson.dumps({**value, "chain_id": 1, "version": [block, 0]})
+
+    async with agent(bench.pipe, "positions").test_context() as positions:
+        await positions.put(on_chain(19_000_000, 1.0), key=b"aave-v3:1:0xabc")
+        await positions.put(on_chain(2**40, 2.0), key=b"aave-v3:1:0xabc")
+        await positions.put(on_chain(19_000_001, 3.0), key=b"aave-v3:1:0xabc")
+    assert (await bench.dead_letter())["reason"] == "implausible-version"
+    stored = orjson.loads(bench.pipe.position_table["aave-v3:1:0xabc"])
+    assert stored["version"] == [19_000_001, 0]  # not frozen by the hostile version
+
+
+@pytest.mark.parametrize("poison", [
+    poisoned("value_usd"),
+    partial(7, 2.0, (5.0,)).to_bytes(),  # a partition that does not exist
+    partial(0, 1e300, (5.0,)).to_bytes(),  # built in the future: would hold its place forever
+], ids=["non-finite", "no-such-partition", "future"])
+async def test_a_bad_partial_is_counted_and_the_next_good_one_heals_the_view(
+        bench: Harness, poison: bytes) -> None:
+    clusters = bench.pipe.stream.clusters
+    async with agent(bench.pipe, "clusters").test_context() as merge:
+        await merge.put(partial(0, 1.0, (1.0,)).to_bytes(), key=b"ETH")
+        await merge.put(poison, key=b"ETH")
+        await merge.put(partial(0, 3.0, (2.0, 3.0)).to_bytes(), key=b"ETH")
+    assert (await bench.dead_letter())["reason"] == "invalid-partial"
+    merged = clusters.board.merged("ETH")
+    assert merged is not None and sorted(clusters.board.assets["ETH"].partials) == [0]
+    assert int(merged.positions.sum()) == 2  # the newest good partial, not the poisoned one
+
+
+async def test_pool_reserves_are_versioned_validated_and_announced(bench: Harness) -> None:
+    def reserves(weth: float, version: int, assets: tuple[str, str] = ("WETH", "USDC")) -> bytes:
+        return orjson.dumps({"pool": "0xpool", "protocol": "uniswap-v2", "assets": list(assets),
+                             "reserves": [weth, 3000.0 * weth], "fee": 0.003,
+                             "version": [version, 0], "timestamp": 10.0})
+
+    announced: list[str] = []
+    bench.pipe.stream.depth.changed.subscribe(announced.append)
+    async with agent(bench.pipe, "depth").test_context() as depth:
+        await depth.put(reserves(100.0, 2), key=b"0xpool")
+        await depth.put(reserves(50.0, 1), key=b"0xpool")
+        await depth.put(reserves(100.0, 3, ("WETH", "WETH")), key=b"0xpool")
+    assert bench.pipe.stream.depth.table["0xpool"]["reserves"] == [100.0, 300_000.0]
+    assert announced == ["WETH"]
+    model, provenance = bench.pipe.stream.depth.depth_for("WETH")
+    assert model == ConstantProductDepth(100.0, 0.003)
+    assert provenance.source == "observed" and provenance.pools[0].reserves[0] == 100.0
+    assert (await bench.dead_letter())["reason"] == "invalid-depth"

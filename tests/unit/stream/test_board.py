@@ -54,8 +54,16 @@ def test_a_partial_round_trips_its_wire_form() -> None:
     assert merge_clusters([got.clusters]).to_dict() == sent.clusters.to_dict()
 
 
+def poisoned(column: str) -> bytes:
+    """A partial whose `column` holds a null (how orjson writes an infinity or NaN)."""
+    value = orjson.loads(partial(0, 1.0, (1.0,)).to_bytes())
+    value["clusters"][column] = [None] * len(value["clusters"][column])
+    return orjson.dumps(value)
+
+
 @pytest.mark.parametrize("raw", [b"[]", b"{}", orjson.dumps({"asset": "ETH", "partition": 0,
-                                                              "built_at": 1, "clusters": {}})])
+                                                              "built_at": 1, "clusters": {}}),
+                                 poisoned("value_usd"), poisoned("by_protocol")])
 def test_a_malformed_partial_is_rejected(raw: bytes) -> None:
     with pytest.raises(Rejected):
         ClusterPartial.from_bytes(raw)

@@ -66,6 +66,7 @@ class Context:
     owner_url: URL | None
     me: URL = field(default_factory=lambda: URL("http://127.0.0.1:1"))
     recovered: bool = True
+    held: bool = True
     http: ClientSession | None = None
 
     def owner(self, table: Any, key: str) -> URL | None:
@@ -76,6 +77,9 @@ class Context:
 
     def ready(self) -> bool:
         return self.recovered
+
+    def holds(self, table: Any, key: str) -> bool:
+        return self.held
 
     @property
     def app(self) -> Any:
@@ -90,6 +94,7 @@ class Context:
         return self
 
     route_timeout = 2.0
+    web_token = None
 
 
 @dataclass
@@ -111,6 +116,9 @@ async def test_the_owner_answers_itself_once_ready() -> None:
     ctx.recovered = False
     answered = await routed(ctx, View(), Request(), None, "p", local)  # type: ignore[arg-type]
     assert answered.status == 503 and answered.headers["Retry-After"] == "1"
+    ctx.recovered, ctx.held = True, False  # the group says ours, our assignment not yet
+    answered = await routed(ctx, View(), Request(), None, "p", local)  # type: ignore[arg-type]
+    assert answered.status == 503 and "recovering" in answered.json()["error"]
 
 
 async def test_no_owner_yet_is_a_503_not_an_error() -> None:
@@ -151,3 +159,13 @@ async def test_an_unreachable_owner_is_a_503_not_a_500() -> None:
         answered = await routed(ctx, View(), Request(), None, "p", local)  # type: ignore[arg-type]
         assert answered.status == 503 and "did not answer" in answered.json()["error"]
         assert math.isclose(float(answered.headers["Retry-After"]), 1.0)
+
+
+async def test_a_failed_forward_follows_the_key_to_its_new_owner(owner: URL) -> None:
+    async with ClientSession() as http:
+        dead = URL(f"http://127.0.0.1:{free_port()}")
+        ctx = Context(owner_url=dead, http=http)
+        owners = iter([dead, owner])
+        ctx.owner = lambda table, key: next(owners)  # type: ignore[method-assign]
+        answered = await routed(ctx, View(), Request(), None, "p", local)  # type: ignore[arg-type]
+        assert answered.status == 200 and answered.json()["routed"] == "1"

@@ -1,0 +1,255 @@
+"""The contagion feature: joint cross-protocol cascades in the stream.
+
+The coordinator of an asset is the worker owning the asset's cascades (its partials
+partition). When the asset's cascade projection changes (or any price moves, for the stress
+shocks) a coalesced pass builds its scenarios (each side's significant trigger, the configured
+stress shocks of the asset) and runs them together in rounds: the round's step request (each
+scenario's price vector) goes to the owner of every positions partition (POST
+/contagion/step/{partition}/ on its web view, found as routed queries find it; partitions the
+coordinator owns are answered in process), which answers with what the partition's positions
+release (monitor.risk BookStep); the coordinator sums them (monitor.risk JointCascade) and
+sends the next round until nothing falls. A round costs one HTTP exchange per other worker, in
+parallel, instead of two broker hops.
+Summing releases is exact (monitor.risk.contagion), so the served projection is the one over
+the union of every partition's positions.
+
+Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): the triggers
+follow the cascade projection they depend on at the urgent share, the stress shocks follow any
+price move or projection at the recompute share, each of their rounds waiting while a trigger
+pass runs. A pass awaits the other workers, not the loop, and yields between the partitions it
+answers itself, so the single-asset path runs between its steps. A round not answered by every
+partition within `[contagion] timeout` (a rebalance: no owner, or one that lost the batch's
+steps; or a stress batch kept waiting that long, which its steps forget) fails the pass, which
+asks for another RETRY_S later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, Final
+
+import aiohttp
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from monitor.risk import JointCascade, Release
+from monitor.stream.cascades import Cascades
+from monitor.stream.coalesce import Coalescer
+from monitor.stream.contagion.responder import Responder
+from monitor.stream.contagion.rounds import StepReply, StepRequest
+from monitor.stream.contagion.scenarios import (
+    DepthFor,
+    Scenario,
+    contagion_model,
+    served,
+    stress_scenario,
+    trigger_scenarios,
+)
+from monitor.stream.contagion.views import register_views
+from monitor.stream.context import Context
+from monitor.stream.positions import Positions
+from monitor.stream.prices import Prices
+from monitor.wire import PriceUpdate
+
+RETRY_S: Final = 1.0  # a failed pass waits this long before it asks for another
+
+
+class RoundIncomplete(RuntimeError):
+    """A positions partition did not answer a round (timed out, or its owner lost the batch)."""
+
+
+class Contagion:
+    """Coordinator passes, the partition steps answered here, the served joint projections."""
+
+    def __init__(self, ctx: Context, prices: Prices, positions: Positions, cascades: Cascades,
+                 depth_for: DepthFor) -> None:
+        self.ctx, self.prices, self.cascades, self.depth_for = ctx, prices, cascades, depth_for
+        self.config = ctx.settings.contagion
+        self.positions = positions
+        self.responder = Responder(positions.books, positions.find, keep=self.config.timeout)
+        self.stress = ctx.table("stress-projections", global_=True, by_key=True)
+        self.latest: dict[str, dict[str, Any]] = {}  # by run, the projections coordinated here
+        self._dirty: set[str] = set()
+        self._triggers_idle = asyncio.Event()  # stress rounds wait while a trigger pass runs
+        self._triggers_idle.set()
+        self.triggers = Coalescer("contagion-triggers", self._project_triggers, ctx.metrics,
+                                  ctx.settings.urgent_share)
+        self.stresses = Coalescer("contagion-stress", self._project_stress, ctx.metrics,
+                                  ctx.settings.recompute_share)
+        if self.config.enabled:
+            ctx.app.task(self.triggers.run)
+            ctx.app.task(self.stresses.run)
+            cascades.projected.subscribe(self._projected)
+            prices.moved.subscribe(self._price_moved)
+            ctx.on_ready(self._reassigned)
+        ctx.metrics.add_gauges(self._gauges)
+        register_views(ctx, self)
+
+    def _projected(self, projection: dict[str, Any]) -> None:
+        """An asset's cascade projection changed (its positions or prices did): project its
+        triggers and the stress shocks again."""
+        self._dirty.add(str(projection["asset"]))
+        self.triggers.poke()
+        self.stresses.poke()
+
+    def _price_moved(self, update: PriceUpdate) -> None:
+        """Any price move changes the stress projections."""
+        self.stresses.poke()
+
+    def _reassigned(self) -> None:
+        """After a rebalance: forget what is coordinated elsewhere now, redo the rest."""
+        for run, found in list(self.latest.items()):
+            if not self.cascades.clusters.owns(found["shocked_asset"]):
+                del self.latest[run]
+        for asset in list(self.cascades.contagion):
+            if not self.cascades.clusters.owns(asset):
+                del self.cascades.contagion[asset]
+        self._dirty |= set(self.cascades.projections)
+        self.triggers.poke()
+        self.stresses.poke()
+
+    async def _project_triggers(self) -> None:
+        """The marked assets' trigger scenarios (sides without a trigger any more are dropped
+        from what is served); a failed pass marks them again and asks for another."""
+        if not self.ctx.ready():
+            return  # the marks stay; the rebalance's end marks everything again
+        dirty, self._dirty = self._dirty, set()
+        scenarios: list[Scenario] = []
+        for asset in sorted(dirty):
+            projection = self.cascades.projections.get(asset)
+            found = trigger_scenarios(projection) if projection is not None else []
+            served_now = self.cascades.contagion.setdefault(asset, {})
+            for side in set(served_now) - {s.name for s in found}:
+                served_now.pop(side)
+                self.latest.pop(f"{asset}:{side}", None)
+            scenarios += found
+        self._triggers_idle.clear()
+        try:
+            await self._run(scenarios)
+        except Exception:
+            self._dirty |= dirty
+            await asyncio.sleep(RETRY_S)
+            self.triggers.poke()
+            raise
+        finally:
+            self._triggers_idle.set()
+
+    async def _project_stress(self) -> None:
+        """The stress shocks of the assets coordinated here; a failed pass asks for another."""
+        if not self.ctx.ready():
+            return
+        values = self.prices.values
+        scenarios = [scenario for shock in self.config.stress
+                     if self.cascades.clusters.owns(shock.asset)
+                     and (scenario := stress_scenario(shock, values)) is not None]
+        try:
+            await self._run(scenarios)
+        except Exception:
+            await asyncio.sleep(RETRY_S)
+            self.stresses.poke()
+            raise
+
+    async def _run(self, scenarios: list[Scenario]) -> None:
+        """Run the scenarios' rounds together and serve each projection as it ends."""
+        if not scenarios:
+            return
+        started, settings = time.time(), self.ctx.settings
+        start = dict(self.prices.values)
+        versions = self.prices.versions()
+        active = {s.run: (s, JointCascade(s.asset, start, s.shock_price,
+                                          contagion_model(s, settings, start, self.depth_for)))
+                  for s in scenarios}
+        batch = uuid.uuid4().hex
+        number = 0
+        while active:
+            if scenarios[0].kind == "stress":
+                await self._triggers_idle.wait()
+            request = StepRequest(batch, number, start,
+                                  {run: cascade.prices for run, (_, cascade) in active.items()})
+            replies = await self._round(request)
+            for run, (scenario, cascade) in list(active.items()):
+                if cascade.absorb([_release(reply, run) for reply in replies]):
+                    del active[run]
+                    self._serve(scenario, served(cascade.projection(), scenario,
+                                                 self.ctx.partitions, started, versions))
+            number += 1
+
+    async def _round(self, request: StepRequest) -> list[StepReply]:
+        """The replies of every positions partition to the round: asked of the other workers in
+        parallel while this one answers for its own (yielding between them)."""
+        local = self.ctx.owned(self.positions.placed.get_topic_name())
+        raw = request.to_bytes()
+        asked = asyncio.gather(*(self._ask(partition, raw)
+                                 for partition in range(self.ctx.partitions)
+                                 if partition not in local))
+        try:
+            replies = []
+            for partition in sorted(local):
+                replies.append(self.responder.answer(request, partition))
+                await asyncio.sleep(0)
+            return replies + list(await asyncio.wait_for(asked, self.config.timeout))
+        except TimeoutError as exc:
+            raise RoundIncomplete(f"round {request.round}: a partition did not answer within "
+                                  f"{self.config.timeout}s") from exc
+        finally:
+            asked.cancel()
+
+    async def _ask(self, partition: int, raw: bytes) -> StepReply:
+        """The reply of the worker owning `partition` to a step request."""
+        owner = self.ctx.owner_of(self.positions.table, partition)
+        if owner is None or self.ctx.is_me(owner):
+            raise RoundIncomplete(f"partition {partition}: no other owner (rebalancing)")
+        url = owner.with_path(f"/contagion/step/{partition}/")
+        try:
+            async with self.ctx.app.http_client.post(url, data=raw) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise RoundIncomplete(f"partition {partition}: {owner} answered "
+                                          f"{response.status}")
+        except aiohttp.ClientError as exc:
+            raise RoundIncomplete(f"partition {partition}: {owner} did not answer "
+                                  f"({type(exc).__name__})") from exc
+        return StepReply.from_bytes(body)
+
+    def _serve(self, scenario: Scenario, body: dict[str, Any]) -> None:
+        """Keep and serve a finished projection."""
+        self.latest[scenario.run] = body
+        if scenario.kind == "trigger":
+            self.cascades.contagion.setdefault(scenario.asset, {})[scenario.name] = body
+        else:
+            self.stress[scenario.name] = body
+
+    def _gauges(self) -> Iterator[Metric]:
+        """Per projection coordinated here: terminal moves, liquidated USD by protocol (direct
+        or induced) and bad debt by protocol."""
+        labels = ["scenario", "shocked"]
+        move = GaugeMetricFamily("monitor_contagion_terminal_move_ratio",
+                                 "Modelled terminal price move of `asset` in a joint cascade",
+                                 labels=[*labels, "asset"])
+        liquidated = GaugeMetricFamily("monitor_contagion_liquidated_usd",
+                                       "Modelled USD liquidated in a joint cascade, by protocol, "
+                                       "direct (the shock) or induced (other liquidations)",
+                                       labels=[*labels, "protocol", "kind"])
+        bad = GaugeMetricFamily("monitor_contagion_bad_debt_usd",
+                                "Modelled bad debt at a joint cascade's terminal prices",
+                                labels=[*labels, "protocol"])
+        for run, body in sorted(self.latest.items()):
+            key = [run, body["shocked_asset"]]
+            for asset, ratio in sorted(body["terminal_move"].items()):
+                move.add_metric([*key, asset], ratio)
+            for protocol, split in sorted(body["liquidated_usd_by_protocol"].items()):
+                for kind, usd in split.items():
+                    liquidated.add_metric([*key, protocol, kind], usd)
+            for protocol, usd in sorted(body["bad_debt_usd_by_protocol"].items()):
+                bad.add_metric([*key, protocol], usd)
+        yield from (move, liquidated, bad)
+
+
+def _release(reply: StepReply, run: str) -> Release:
+    """A partition's release for `run`, or RoundIncomplete when it could not answer."""
+    if reply.releases is None or run not in reply.releases:
+        raise RoundIncomplete(f"partition {reply.partition} lost batch {reply.batch}")
+    return reply.releases[run]
+
