@@ -3,16 +3,13 @@ changelog-backed table and in the owned partitions' columnar books, and each par
 cluster partials published when its positions or the prices they depend on change.
 
 Placement: producers partition `positions` however their client does (murmur2, CRC32,
-FNV-1a...). The placement agent validates every record and forwards it to the internal
-`{app_id}-positions-by-id` topic on partition_of(position id); the keeper agent owns that topic,
-so table ownership, book and query routing all follow the app's hash. A snapshot found on the
-wrong internal partition (written by something else) is counted, logged and forwarded again.
-
-Batching: the placement agent handles what has arrived when it gets to it (up to PLACE_BATCH
-records, lingering PLACE_LINGER for more while records flow; at once after a quiet spell) and
-sends each target partition one internal record
-holding all of its snapshots (a JSON array of the validated wire bytes), so under load the
-keeper pays Faust's per-event cost once per batch instead of once per snapshot.
+FNV-1a...). The placement consumer (placement.py) validates every record and forwards it to
+the internal `{app_id}-positions-by-id` topic on partition_of(position id), each target
+partition's snapshots packed into one internal record (a JSON array of the validated wire
+bytes), so the keeper agent pays Faust's per-event cost once per packed record. The keeper
+owns that topic, so table ownership, book and query routing all follow the app's hash. A
+snapshot found on the wrong internal partition (written by something else) is counted, logged
+and forwarded again.
 
 Ordering: a snapshot is applied only if its version is newer than the stored one; a `closed`
 snapshot removes the position but leaves a tombstone holding its version, so an older snapshot
@@ -21,10 +18,11 @@ arriving later never resurrects it. Duplicates and replays are therefore harmles
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter as Tally
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Final
 
 import orjson
@@ -34,18 +32,18 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from monitor.limits import ChainHeads
 from monitor.risk import ClusterGrid, Position
-from monitor.stream.agent import Outcome, batch_agent, input_agent
+from monitor.stream.agent import Outcome, input_agent
 from monitor.stream.announce import Announcer
 from monitor.stream.coalesce import Coalescer
 from monitor.stream.context import Context
 from monitor.stream.partials import ClusterPartial
 from monitor.stream.positions.books import Books
 from monitor.stream.positions.changelog import BatchedWrites, TableWriter
+from monitor.stream.positions.placement import Placement, pack
 from monitor.stream.positions.stored import stored_position, stored_value, stored_version
 from monitor.stream.positions.views import register_views
 from monitor.stream.prices import Prices
 from monitor.wire import (
-    POSITIONS,
     Closed,
     PriceUpdate,
     Rejected,
@@ -56,30 +54,12 @@ from monitor.wire import (
 
 log = logging.getLogger(__name__)
 PLACED: Final = "positions-by-id"  # internal topic suffix
-PLACE_BATCH: Final = 1000  # most records the placement agent handles at once
-PLACE_LINGER: Final = 0.004  # seconds it waits for a batch to fill while records flow
-PACK_BYTES: Final = 256 * 1024  # most snapshot bytes in one internal record
 REPUBLISH_GAP: Final = 0.5  # seconds between partials passes while positions keep changing
-Forward = Callable[[int, bytes], Awaitable[None]]
-
-
-def pack(raws: Sequence[bytes], limit: int = PACK_BYTES) -> Iterator[bytes]:
-    """Validated snapshots (JSON objects) as JSON arrays of at most `limit` bytes each (a
-    larger snapshot travels alone)."""
-    batch: list[bytes] = []
-    size = 0
-    for raw in raws:
-        if batch and size + len(raw) > limit:
-            yield b"[" + b",".join(batch) + b"]"
-            batch, size = [], 0
-        batch.append(raw)
-        size += len(raw) + 1
-    if batch:
-        yield b"[" + b",".join(batch) + b"]"
+Forward = Callable[[int, bytes], Awaitable[Awaitable[Any]]]  # sent; awaiting it: delivered
 
 
 class Positions:
-    """Placement and keeper agents, the snapshot table, the books and the partial publisher."""
+    """Placement, the keeper agent, the snapshot table, the books and the partial publisher."""
 
     def __init__(self, ctx: Context, prices: Prices, partials: TopicT) -> None:
         self.ctx, self.prices, self.partials = ctx, prices, partials
@@ -101,9 +81,7 @@ class Positions:
                                for name, p in ctx.settings.protocols.items()}
         self.limits = ctx.settings.limits
         self.heads = ChainHeads(self.limits.version_margin)
-        batch_agent(ctx, ctx.topic(POSITIONS), name="positions", label=POSITIONS,
-                    handle=self._place, size=PLACE_BATCH, linger=PLACE_LINGER,
-                    limits=self.limits)
+        self.placement = Placement(ctx, self._validate, self._forward_all)
         input_agent(ctx, self.placed, name="position-keeper", label=self.placed.get_topic_name(),
                     handle=self._keep)
         ctx.app.task(self.publisher.run)
@@ -113,33 +91,23 @@ class Positions:
         ctx.metrics.add_gauges(self._gauges)
         register_views(ctx, self)
 
-    async def _send_placed(self, partition: int, batch: bytes) -> None:
-        """Send a batch of validated snapshots to their partition of the internal topic."""
-        await self.placed.send(value=batch, partition=partition)
+    async def _send_placed(self, partition: int, batch: bytes) -> Awaitable[Any]:
+        """Send a batch of validated snapshots to their partition of the internal topic now
+        (not attached to a keeper event being handled); awaiting the result: delivered."""
+        return await self.placed.send(value=batch, partition=partition, force=True)
 
     async def _forward_all(self, placed: dict[int, list[bytes]]) -> None:
-        """Send every partition its snapshots, packed into as few records as fit."""
-        for partition, raws in sorted(placed.items()):
-            for batch in pack(raws):
-                await self.forward(partition, batch)
+        """Send every partition its snapshots, packed into as few records as fit, and return
+        once the broker has them all."""
+        sent = [await self.forward(partition, batch)
+                for partition, raws in sorted(placed.items()) for batch in pack(raws)]
+        await asyncio.gather(*sent)
 
-    async def _place(self, events: Sequence[EventT[Any]]) -> list[Outcome | Rejected]:
-        """Validate snapshots from any producer and forward each to where the app places it."""
-        placed: dict[int, list[bytes]] = {}
-        outcomes: list[Outcome | Rejected] = []
-        for event in events:
-            key, value = event.message.key, event.message.value
-            try:
-                update = parse_position(key, value, self._close_factors, self.limits)
-                self._check_head(update)
-            except Rejected as rejected:
-                outcomes.append(rejected)
-                continue
-            assert value is not None  # parse_position refuses a missing value
-            placed.setdefault(self.ctx.partition_of(update.position_id), []).append(value)
-            outcomes.append("forwarded")
-        await self._forward_all(placed)
-        return outcomes
+    def _validate(self, key: bytes | None, value: bytes | None) -> str:
+        """The position id of a usable snapshot from any producer (Rejected if it is not)."""
+        update = parse_position(key, value, self._close_factors, self.limits)
+        self._check_head(update)
+        return update.position_id
 
     def _check_head(self, update: Position | Closed) -> None:
         """Rejected("implausible-version") for a chain source's block far beyond its chain's

@@ -4,19 +4,21 @@ forwards into the keeper agent's test context, as the internal topic would."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 import orjson
 import pytest
+from aiokafka import ConsumerRecord
 
 from monitor.config import load_settings
 from monitor.risk import ConstantProductDepth
-from monitor.stream import agent as agent_module
 from monitor.stream.app import Stream, build_stream
 from monitor.stream.positions.changelog import FaustWrites
+from monitor.wire import POSITIONS
 from tests.unit.stream.test_board import partial, poisoned
 
 
@@ -72,21 +74,28 @@ class Harness:
 
 
 @pytest.fixture
-async def bench(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+async def bench() -> AsyncIterator[Harness]:
     """A fresh one-partition app finalised for test_context, no broker needed, the keeper
-    agent receiving what the placement agent forwards (each record handled as it is put:
-    no lingering for a batch to fill)."""
-    monkeypatch.setattr(agent_module, "BUSY_S", 0.0)
+    agent receiving what placement forwards."""
     stream = build_stream(load_settings(environ={}).with_overrides(partitions=1))
     stream.app.finalize()
     stream.app.flow_control.resume()
     stream.ctx.dead_letters.channel = stream.app.channel()
     async with stream.app.agents["position-keeper"].test_context() as keeper:
-        async def forward(partition: int, batch: bytes) -> None:
+        async def forward(partition: int, batch: bytes) -> Awaitable[None]:
             await keeper.put(batch, partition=partition)
+            return asyncio.sleep(0)  # handled by the keeper as it was put
         stream.positions.forward = forward
         stream.positions.writes = FaustWrites(stream.positions.table)
         yield Harness(Pipe(stream), stream.ctx.dead_letters.channel.__aiter__())
+
+
+async def place(pipe: Pipe, *values: bytes, key: bytes = b"aave-v3:1:0xabc") -> None:
+    """Place producer records on `positions`, one batch each (as the consumer reads them)."""
+    for offset, value in enumerate(values):
+        record = ConsumerRecord(POSITIONS, 0, offset, 1_000, 0, key, value, None, len(key),
+                                len(value), ())
+        await pipe.stream.positions.placement.place([record])
 
 
 def agent(pipe: Pipe, name: str) -> faust.types.AgentT:
@@ -95,10 +104,9 @@ def agent(pipe: Pipe, name: str) -> faust.types.AgentT:
 
 
 async def test_older_or_equal_version_never_overwrites(bench: Harness) -> None:
-    async with agent(bench.pipe, "positions").test_context() as positions:
-        await positions.put(snapshot(5, debt=500.0), key=b"aave-v3:1:0xabc")
-        await positions.put(snapshot(4, debt=400.0), key=b"aave-v3:1:0xabc")
-        await positions.put(snapshot(5, debt=999.0), key=b"aave-v3:1:0xabc")
+    await place(bench.pipe, snapshot(5, debt=500.0),
+                snapshot(4, debt=400.0),
+                snapshot(5, debt=999.0))
     stored = orjson.loads(bench.pipe.position_table["aave-v3:1:0xabc"])
     assert stored["version"] == [5, 0]
     assert stored["debt"][0]["amount"] == 500.0
@@ -109,10 +117,9 @@ async def test_older_or_equal_version_never_overwrites(bench: Harness) -> None:
 
 async def test_closed_leaves_a_tombstone_that_older_snapshots_cannot_resurrect(
         bench: Harness) -> None:
-    async with agent(bench.pipe, "positions").test_context() as positions:
-        await positions.put(snapshot(1), key=b"aave-v3:1:0xabc")
-        await positions.put(snapshot(3, closed=True), key=b"aave-v3:1:0xabc")
-        await positions.put(snapshot(2), key=b"aave-v3:1:0xabc")
+    await place(bench.pipe, snapshot(1),
+                snapshot(3, closed=True),
+                snapshot(2))
     tombstone = orjson.loads(bench.pipe.position_table["aave-v3:1:0xabc"])
     assert tombstone["version"] == [3, 0] and tombstone["closed"] is True
     assert bench.pipe.stream.positions.find("aave-v3:1:0xabc") is None
@@ -130,9 +137,8 @@ async def test_closed_leaves_a_tombstone_that_older_snapshots_cannot_resurrect(
 ], ids=["not-json", "array", "negative", "nan", "string-amount", "unknown-kind", "wrong-key"])
 async def test_bad_snapshots_are_dead_lettered_and_the_next_one_applies(
         bench: Harness, value: bytes, reason: str) -> None:
-    async with agent(bench.pipe, "positions").test_context() as positions:
-        await positions.put(value, key=b"aave-v3:1:0xabc")
-        await positions.put(snapshot(1), key=b"aave-v3:1:0xabc")
+    await place(bench.pipe, value,
+                snapshot(1))
     letter = await bench.dead_letter()
     assert letter["reason"] == reason
     assert letter["topic"] == "positions"
@@ -163,9 +169,8 @@ async def test_prices_are_versioned_and_validated(bench: Harness) -> None:
 async def test_an_oversized_record_is_dead_lettered_truncated_and_the_next_one_applies(
         bench: Harness) -> None:
     huge = b"\xff" * 2**20
-    async with agent(bench.pipe, "positions").test_context() as positions:
-        await positions.put(huge, key=b"aave-v3:1:0xabc")
-        await positions.put(snapshot(1), key=b"aave-v3:1:0xabc")
+    await place(bench.pipe, huge,
+                snapshot(1))
     letter = await bench.dead_letter()
     assert (letter["reason"], letter["value_size"], letter["value_truncated"]) == (
         "oversized-record", 2**20, True)
@@ -178,10 +183,9 @@ async def test_a_chain_source_block_far_beyond_its_head_is_dead_lettered(
         value = orjson.loads(snapshot(block, debt=debt))
         return orjson.dumps({**value, "chain_id": 1, "version": [block, 0]})
 
-    async with agent(bench.pipe, "positions").test_context() as positions:
-        await positions.put(on_chain(19_000_000, 1.0), key=b"aave-v3:1:0xabc")
-        await positions.put(on_chain(2**40, 2.0), key=b"aave-v3:1:0xabc")
-        await positions.put(on_chain(19_000_001, 3.0), key=b"aave-v3:1:0xabc")
+    await place(bench.pipe, on_chain(19_000_000, 1.0),
+                on_chain(2**40, 2.0),
+                on_chain(19_000_001, 3.0))
     assert (await bench.dead_letter())["reason"] == "implausible-version"
     stored = orjson.loads(bench.pipe.position_table["aave-v3:1:0xabc"])
     assert stored["version"] == [19_000_001, 0]  # not frozen by the hostile version
