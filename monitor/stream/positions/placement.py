@@ -32,7 +32,7 @@ from monitor.wire import POSITIONS, Rejected, bootstrap_servers
 
 log = logging.getLogger(__name__)
 GROUP: Final = "placement"  # consumer group suffix
-PLACE_BATCH: Final = 1000  # most records placed at once
+PLACE_BATCH: Final = 4000  # most records placed at once
 PACK_BYTES: Final = 256 * 1024  # most snapshot bytes in one internal record
 KAFKA_FETCH_MAX_WAIT_MS: Final = 500  # Kafka answers a waiting Fetch once a record arrives
 IDLE_POLL_MS: Final = 1000  # getmany returns at once when records are there
