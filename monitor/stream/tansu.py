@@ -2,8 +2,9 @@
 
 Fetch wake-up: Kafka answers a waiting Fetch as soon as a record arrives; Tansu holds it for
 its whole max wait, and Faust asks for 1.5 s, so every hop between agents (placement → keeper,
-positions → partials → clusters) would add up to 1.5 s. On Tansu the worker's consumer waits at
-most TANSU_FETCH_MAX_WAIT_MS instead (a few small fetches a second while idle).
+positions → partials → clusters) would add up to 1.5 s. On Tansu the worker's consumer, and
+the placement consumer (positions/placement.py), wait at most TANSU_FETCH_MAX_WAIT_MS instead
+(a few small fetches a second while idle).
 
 ListOffsets:
 Tansu answers ListOffsets(LATEST) with the first offset of a partition's last record batch
