@@ -43,7 +43,7 @@ class Pipe:
 
     @property
     def price_table(self) -> Any:
-        return self.stream.prices.table
+        return self.stream.prices.replicated.table
 
     @property
     def books(self) -> Any:
@@ -216,7 +216,7 @@ async def test_pool_reserves_are_versioned_validated_and_announced(bench: Harnes
         await depth.put(reserves(100.0, 2), key=b"0xpool")
         await depth.put(reserves(50.0, 1), key=b"0xpool")
         await depth.put(reserves(100.0, 3, ("WETH", "WETH")), key=b"0xpool")
-    assert bench.pipe.stream.depth.table["0xpool"]["reserves"] == [100.0, 300_000.0]
+    assert bench.pipe.stream.depth.replicated.table["0xpool"]["reserves"] == [100.0, 300_000.0]
     assert announced == ["WETH"]
     model, provenance = bench.pipe.stream.depth.depth_for("WETH")
     assert model == ConstantProductDepth(100.0, 0.003)
