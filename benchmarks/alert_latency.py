@@ -30,7 +30,8 @@ from typing import Any
 import orjson
 import yaml
 from aiokafka import AIOKafkaProducer
-from freshness import percentiles, snapshot
+from designs import percentiles
+from freshness import snapshot
 
 from monitor.localhost import free_port, wait_for_port
 from monitor.run.broker import EmbeddedBroker
