@@ -22,7 +22,8 @@ from web3.logs import DISCARD
 from monitor.devnet.aave_deploy import ETH_EMODE, RESERVES
 from monitor.devnet.aggregator import aggregator_artifact
 from monitor.devnet.artifacts import aave
-from monitor.devnet.devnet import Devnet, LiquidationFailed
+from monitor.devnet.devnet import Devnet
+from monitor.devnet.node_rpc import LiquidationFailed
 
 pytestmark = pytest.mark.integration
 
