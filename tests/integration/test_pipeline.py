@@ -5,6 +5,7 @@ nothing; bad input is dead-lettered and the next record is processed."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import urllib.request
 from typing import Any
@@ -78,7 +79,7 @@ def test_clusters_match_the_risk_core_whichever_worker_is_asked(
             assert status == 200 and body["price"] == PRICES[asset]
             assert close(body["levels"], want)
         for worker in workers:
-            eventually(lambda worker=worker: levels_match(worker))
+            eventually(functools.partial(levels_match, worker))
 
 
 def test_duplicates_and_out_of_order_versions_leave_the_same_state(
@@ -139,7 +140,7 @@ def test_cascades_summaries_and_metrics(workers: list[Worker],
         index = worker.get("/clusters/")[1]
         assert {"WETH", "WBTC"} <= {entry["asset"] for entry in index["assets"]}
     for worker in workers:
-        eventually(lambda worker=worker: projected(worker))
+        eventually(functools.partial(projected, worker))
     scraped = ""
     for worker in workers:
         url = f"http://127.0.0.1:{worker.settings.web_port}/metrics"
