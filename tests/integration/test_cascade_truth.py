@@ -1,16 +1,19 @@
-"""The truth test: the cascade projected before a shock, from what was ingested, against the
-cascade the devnet then really runs (Aave V3, Morpho Blue, Uniswap v2 pools, the oracle keeper
-and liquidators selling into the pools).
+"""The truth test: the cascade the worker projected before a shock, from what it ingested,
+against the cascade the devnet then really runs (Aave V3, Morpho Blue, Uniswap v2 pools, the
+oracle keeper and liquidators selling into the pools).
 
-The projection is the risk core's joint project_contagion over every ingested position, with
-each pooled asset's observed depth (depth_for over the published reserves) and no co-moves: the
-chain's shock is a direct sale into the WETH pool, and the other assets move only by what the
-liquidations trade in their own pools. The model liquidates each position once, at its first
-crossing, `close factor` of its debt; the chain's liquidator repays half the debt above HF 0.95
-(all of it below) and again whenever the position falls below 1 later. So the chain should lie
-between the model at close factor 1 (the devnet model's setting: an upper bound of the first
-liquidation) and at 0.5 (a lower bound); README ("The truth test") gives the figures and every
-systematic difference the bounds below allow for."""
+The projection is the worker's own: the joint contagion it serves at /stress/ for the devnet
+model's stress shocks (monitor/devnet_config.toml: the WETH pool's spot -3, -6 and -10 % from
+the oracle price the keeper set to it, `betas = {}`: the chain's shock is a direct sale into the
+WETH pool, and the other assets move only by what the liquidations trade in their own pools),
+read once the worker holds every record the follower published. It must equal the risk core's
+project_contagion over those records built as the worker builds it (project_shock), which
+proves the streaming projection is the model. The model liquidates each position once, at its
+first crossing, `close factor` of its debt; the chain's liquidator repays half the debt above HF
+0.95 (all of it below) and again whenever the position falls below 1 later. So the chain should
+lie between the model at close factor 1 (the devnet model's setting: an upper bound of the
+first liquidation) and at 0.5 (a lower bound, project_shock's); README ("The truth test") gives
+the figures and every systematic difference the bounds below allow for."""
 
 from __future__ import annotations
 
@@ -54,20 +57,24 @@ QUIET_S: Final = 3.0  # a stress pass over this book takes milliseconds; none in
 # partitions' releases are summed in differs (relative 1e-16 an addition, as test_contagion).
 MODEL_REL: Final = 1e-9
 # The stress shock's price against the chain's shocked pool spot: the oracle the worker read is
-# the pool spot to 1e-8 USD, and the sale is sale_for_move's float amount in whole base units.
-SHOCK_PRICE_REL: Final = 1e-6
+# the pool spot to 1e-8 USD, and the sale is sale_for_move's float amount in whole base units
+# (measured 3e-14).
+SHOCK_PRICE_REL: Final = 1e-9
 # Block granularity: the keeper moves the oracles once per round, after every liquidation of
 # the round sold, so the chain's path overshoots or stops short of the model's fixed point by
 # about one round's sales; measured rounds move the price ≤ 2 % of start once past the first few.
 GRANULARITY: Final = 0.02
 # The devnet model (close factor 1) against the chain, per figure. WETH and WBTC: the model's
 # whole-debt first liquidation overshoots what half-debt liquidations (re-liquidated as the
-# price falls) sell, measured 3.6-8.4 points of the start price. LINK: the model seizes every
-# collateral leg pro rata, the liquidator only the largest (rarely LINK), and liquidators buy the
-# LINK debt they repay, so LINK barely moves on chain (+2 %) while the model sells it (25-29
-# points). Morpho has no close factor: its error is the prices' (17-28 %), the positions the
-# model's deeper path reaches. Aave: the whole debt against half of it (at most 2x per
-# position, less as the chain re-liquidates) on those positions too (48-99 % over).
+# price falls) sell, measured 3.9-9.4 points of the start price; the model also moves USDC up
+# 2 % by its configured depth as liquidations buy the USDC debt they repay (the devnet's USDC
+# oracle never moves), which values every USDC debt higher and liquidates more (about 1 point
+# of WETH). LINK: the model seizes every collateral leg pro rata, the liquidator only the
+# largest (rarely LINK), and liquidators buy the LINK debt they repay, so LINK barely moves on
+# chain (+2 %) while the model sells it (27-31 points). Morpho has no close factor: its error is
+# the prices' (19-29 %), the positions the model's deeper path reaches. Aave: the whole debt
+# against half of it (at most 2x per position, less as the chain re-liquidates) on those
+# positions too (53-109 % over).
 MOVE_BOUND: Final = {"WETH": 0.10, "WBTC": 0.10, "LINK": 0.35}
 LIQUIDATED_BOUND: Final = {AAVE: (0.0, 1.35), MORPHO: (-0.35, 0.35)}
 BAD_DEBT_SHARE: Final = 0.01  # realized bad debt stays under 1 % of what was liquidated
@@ -195,7 +202,10 @@ def test_the_projection_before_a_shock_matches_the_cascade_the_chain_runs(
     configured = compare(ProjectedCascade.from_served(served), realized)
     upper = errors_of(ingested.records, realized, stress, 1.0)
     lower = errors_of(ingested.records, realized, stress, 0.5)
-    print(json.dumps({"served": configured.to_dict(), "close_factor_0.5": lower.to_dict()},
+    print(json.dumps({"served": configured.to_dict(), "close_factor_0.5": lower.to_dict(),
+                      "shock_price": {"served": served["shock_price"],
+                                      "chain": realized.shocked_prices["WETH"]},
+                      "served_rounds": served["rounds"]},
                      sort_keys=True))
     assert served["shock_price"] == pytest.approx(realized.shocked_prices["WETH"],
                                                   rel=SHOCK_PRICE_REL)
