@@ -17,7 +17,7 @@ test:
 
 lint: setup
 	$(VENV)/bin/ruff check monitor tests benchmarks
-	$(VENV)/bin/mypy monitor
+	$(VENV)/bin/mypy monitor tests benchmarks
 
 bench: setup
 	$(PY) benchmarks/risk_core.py

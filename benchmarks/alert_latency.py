@@ -30,7 +30,8 @@ from typing import Any
 import orjson
 import yaml
 from aiokafka import AIOKafkaProducer
-from freshness import percentiles, snapshot
+from designs import percentiles
+from freshness import snapshot
 
 from monitor.localhost import free_port, wait_for_port
 from monitor.run.broker import EmbeddedBroker
@@ -39,12 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.integration.alertmanager import running_alertmanager  # noqa: E402
 from tests.integration.receivers import Receiver, receiving  # noqa: E402
-from tests.integration.stream_harness import (  # noqa: E402
-    ready,
-    running,
-    start_worker,
-    worker_settings,
-)
+from tests.integration.stream_harness import serving, worker_settings  # noqa: E402
 
 NEAR, FAR = 94.0, 100.0  # 4 % and 10 % above the cluster liquidating at 90
 TIMEOUT_S = 20.0
@@ -214,8 +210,7 @@ def main() -> None:
         model = tmp / "model.toml"
         model.write_text(config(["BENCH", *slow]))
         settings = worker_settings(broker.url, tmp / "data", config_path=model)
-        with running([start_worker(settings, tmp / "worker.log")]) as (worker,):
-            ready(worker)
+        with serving(settings, tmp / "worker.log"):
             prometheus = prometheus_config(settings.web_port, alertmanager,
                                            ROOT / "deploy" / "prometheus" / "rules")
             (tmp / "prometheus.yml").write_text(yaml.safe_dump(prometheus))

@@ -35,13 +35,9 @@ from monitor.risk import JointCascade, PositionBook, from_snapshot, run_joint
 from monitor.risk.contagion_step import BookStep
 from monitor.risk.market_prices import market_pairs
 from monitor.run.broker import EmbeddedBroker
-from monitor.stream.contagion.scenarios import (
-    Scenario,
-    configured_depth,
-    contagion_model,
-    stress_scenario,
-)
+from monitor.stream.contagion.scenarios import Scenario, contagion_model, stress_scenario
 from monitor.stream.context import partition_of
+from monitor.stream.depth.observed import ObservedDepth
 from monitor.stream.worker import start_worker_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +65,8 @@ def in_process(snapshots: list[dict[str, Any]], prices: dict[str, float], settin
                   if (s := stress_scenario(shock, prices)) is not None]
     out: dict[str, Any] = {}
     for scenario in scenarios:
-        model = contagion_model(scenario, settings, prices, configured_depth(settings))
+        depth = ObservedDepth(settings.assets, settings.cascade.depth_quotes)  # no pools seen
+        model = contagion_model(scenario, settings, prices, depth.model_for)
         took = []
         for _ in range(repeats):
             started = time.perf_counter()

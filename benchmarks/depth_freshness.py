@@ -86,7 +86,10 @@ def wait_for(stack: Stack, reserves: tuple[float, float]) -> float:
 def percentiles(samples: list[float]) -> dict[str, float]:
     """p50, p99 and max in ms."""
     ordered = sorted(samples)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
     return {"p50_ms": 1e3 * pick(0.5), "p99_ms": 1e3 * pick(0.99), "max_ms": 1e3 * ordered[-1],
             "n": len(ordered)}
 

@@ -143,7 +143,8 @@ class Run:
         want = self.fingerprints[weth]
         started = time.perf_counter()
         await self.price(producer, "WETH", weth)
-        cascade_at = clusters_at = None
+        cascade_at: float | None = None
+        clusters_at: float | None = None
         while cascade_at is None or clusters_at is None:
             if time.perf_counter() - started > TIMEOUT_S:
                 missing = [name for name, at in (("/cascades/WETH/", cascade_at),

@@ -68,7 +68,7 @@ class Sample(NamedTuple):
     """A worker observed: when, positions held, RSS bytes, CPU seconds used so far."""
 
     t: float
-    count: int
+    held: int
     rss: int
     cpu: float
 
@@ -190,12 +190,12 @@ async def sample_load(base: str, pid: int, events: int, every: float) -> list[Sa
 
 def rate_between(samples: list[Sample], lo: float, hi: float) -> Rate:
     """The rate between the first samples past fractions `lo` and `hi` of the final count."""
-    total = samples[-1].count
-    a = next(s for s in samples if s.count >= lo * total)
-    b = next(s for s in samples if s.count >= hi * total)
-    if b.count == a.count:
+    total = samples[-1].held
+    a = next(s for s in samples if s.held >= lo * total)
+    b = next(s for s in samples if s.held >= hi * total)
+    if b.held == a.held:
         raise RuntimeError("too few samples: load more events")
-    return Rate((b.count - a.count) / (b.t - a.t), (b.cpu - a.cpu) / (b.count - a.count) * 1e6)
+    return Rate((b.held - a.held) / (b.t - a.t), (b.cpu - a.cpu) / (b.held - a.held) * 1e6)
 
 
 def run_worker(broker: EmbeddedBroker, data: Path, log: Path, store: str, app_id: str,
@@ -215,8 +215,9 @@ def product_load(broker: EmbeddedBroker, events: int, store: str, tmp: Path,
                  every: float) -> list[Sample]:
     """Samples of a fresh product worker (its own group) loading the preloaded topic."""
     app_id = f"bench-product-{time.time_ns()}"
-    return run_worker(broker, tmp / app_id, tmp / "product.log", store, app_id,
-                      partial(sample_load, events=events, every=every))
+    samples: list[Sample] = run_worker(broker, tmp / app_id, tmp / "product.log", store, app_id,
+                                       partial(sample_load, events=events, every=every))
+    return samples
 
 
 def consumers(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -269,7 +270,7 @@ def growth(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             "start_cpu_us_per_event": round(start.cpu_us_per_event, 1),
             "end_cpu_us_per_event": round(end.cpu_us_per_event, 1),
             "rss_mb_end": round(last.rss / 2**20),
-            "rss_bytes_per_position": round((last.rss - first.rss) / (last.count - first.count))}
+            "rss_bytes_per_position": round((last.rss - first.rss) / (last.held - first.held))}
         say(f"  {size}: {out[str(size)]}")
     return out
 

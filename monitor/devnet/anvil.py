@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class AnvilProcess:
     host: str = "127.0.0.1"
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    states: Path | None = None  # where anvil pages out old states (gigabytes on long chains)
     _log: IO[bytes] | None = None
 
     @property
@@ -69,6 +71,9 @@ class AnvilProcess:
         cmd = [str(anvil_binary()), "--host", self.host, "--port", str(self.port),
                "--chain-id", str(CHAIN_ID), "--accounts", str(DEV_ACCOUNTS),
                "--balance", str(DEV_BALANCE_ETH), "--gas-limit", str(BLOCK_GAS_LIMIT)]
+        # anvil's default state cache (~/.foundry/anvil/tmp) outlives a killed or crashed anvil
+        self.states = Path(tempfile.mkdtemp(prefix="anvil-states-"))
+        cmd += ["--cache-path", str(self.states)]
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         out = self._log or subprocess.DEVNULL
         self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
@@ -91,7 +96,7 @@ class AnvilProcess:
             time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate anvil (kill it if it lingers) and close its log."""
+        """Terminate anvil (kill it if it lingers), remove its state cache, close its log."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -99,6 +104,9 @@ class AnvilProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
+        if self.states is not None:
+            shutil.rmtree(self.states, ignore_errors=True)
+            self.states = None
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -1,6 +1,6 @@
 """A cascade projection held against the cascade the devnet really ran: any projection (the
-risk core's project_contagion, or the stream's joint contagion) reduced to what the chain can be
-compared on, and the errors of each figure."""
+risk core's project_contagion, or the stream's joint contagion as served) reduced to what the
+chain can be compared on, and the errors of each figure."""
 
 from __future__ import annotations
 
@@ -29,6 +29,15 @@ class ProjectedCascade:
                    {name: split["direct"] + split["induced"]
                     for name, split in by_protocol.items()},
                    projection.bad_debt_usd)
+
+    @classmethod
+    def from_served(cls, body: Mapping[str, Any]) -> ProjectedCascade:
+        """The figures of a joint projection as the worker serves it (a /stress/ scenario's
+        `projection`, or `contagion` at /cascades/{asset}/), so the test reads the stream's."""
+        return cls({asset: float(p) for asset, p in body["terminal_prices"].items()},
+                   {name: float(split["direct"]) + float(split["induced"])
+                    for name, split in body["liquidated_usd_by_protocol"].items()},
+                   float(body["bad_debt_usd"]))
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def new_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval,
         consumer_auto_offset_reset="earliest",
         producer_linger=0.005,
+        TableManager="monitor.stream.recovery:OrderedTableManager",
     )
     if settings.broker_flavor == "tansu":
         tansu.install(app)

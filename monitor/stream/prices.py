@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-from faust.types import EventT
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from monitor.stream.agent import Outcome, input_agent
 from monitor.stream.announce import Announcer
 from monitor.stream.context import Context
+from monitor.stream.replicated import Replicated
 from monitor.wire import PRICES, PriceUpdate, Version, is_newer, parse_price
 
 
@@ -33,14 +31,14 @@ class Prices:
     """Latest price per asset, the prices agent and the move announcements."""
 
     def __init__(self, ctx: Context) -> None:
-        self.table = ctx.table("prices", global_=True, on_changelog_event=self._replicated)
         self.latest: dict[str, PriceUpdate] = {}
         self.values: dict[str, float] = {}
         self.moved: Announcer[PriceUpdate] = Announcer()
-        self.limits = ctx.settings.limits
-        input_agent(ctx, ctx.topic(PRICES), name="prices", label=PRICES, handle=self._handle,
-                    limits=self.limits)
-        self.table.on_recover(self._recovered)
+        limits = ctx.settings.limits
+        self.replicated = Replicated(
+            ctx, PRICES, "prices", parse=lambda key, raw: parse_price(key, raw, limits),
+            offer=self.offer, key=lambda update: update.asset, to_value=PriceUpdate.to_dict,
+            from_value=from_table, limits=limits)
         ctx.metrics.add_gauges(self._gauges)
 
     def versions(self) -> dict[str, Version]:
@@ -56,24 +54,6 @@ class Prices:
         self.values[update.asset] = update.price
         self.moved.announce(update)
         return True
-
-    async def _handle(self, event: EventT[Any]) -> Outcome:
-        """Validate an update; the newest version wins (older and equal ones are stale)."""
-        update = parse_price(event.message.key, event.message.value, self.limits)
-        if not self.offer(update):
-            return "stale"
-        self.table[update.asset] = update.to_dict()
-        return "applied"
-
-    async def _replicated(self, event: EventT[Any]) -> None:
-        """An update applied by another worker (or recovered) reaches this one."""
-        if event.message.value is not None:
-            self.offer(from_table(orjson.loads(event.message.value)))
-
-    async def _recovered(self) -> None:
-        """Everything the recovered table holds (announced if newer than what is held)."""
-        for value in list(self.table.values()):
-            self.offer(from_table(value))
 
     def _gauges(self) -> Iterator[Metric]:
         """Last price and its timestamp per asset (for staleness)."""

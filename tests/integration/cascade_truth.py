@@ -1,9 +1,11 @@
 """What the truth tests project from: the records an ingester published (exactly what the worker
 consumes, newest version per key) turned into positions, prices and each asset's observed
-depth, and the risk core's joint projection of a shock from them."""
+depth, the configured stress shock that is a chain shock, and the risk core's joint projection
+of it from them: what the worker's streaming projection must equal."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from importlib import resources
@@ -12,9 +14,9 @@ from typing import Any, Final
 
 import orjson
 
-from monitor.config import ProtocolConfig, Settings, load_settings
-from monitor.risk import ContagionModel, ContagionProjection, Position, project_contagion
-from monitor.risk.depth import DepthModel
+from monitor.config import ProtocolConfig, Settings, StressShock, load_settings
+from monitor.risk import ContagionProjection, Position, project_contagion
+from monitor.stream.contagion.scenarios import contagion_model, stress_scenario
 from monitor.stream.depth import ObservedDepth
 from monitor.wire import DEPTH, POSITIONS, PRICES, Closed, parse_depth, parse_snapshot
 
@@ -44,26 +46,32 @@ def ingested_prices(records: Records) -> dict[str, float]:
             if topic == PRICES}
 
 
-def observed_depths(records: Records, settings: Settings) -> dict[str, DepthModel]:
-    """depth_for of every asset with observed pools, from the published reserves."""
+def observed_depth(records: Records, settings: Settings) -> ObservedDepth:
+    """Every published pool's reserves, as the worker's depth feature holds them."""
     observed = ObservedDepth(settings.assets, settings.cascade.depth_quotes)
     for (topic, key), value in records.items():
         if topic == DEPTH:
             observed.offer(parse_depth(key.encode(), orjson.dumps(value)))
-    depths = {}
-    for reserves in observed.pools.values():
-        for asset in observed.priced_assets(reserves):
-            model, provenance = observed.depth_for(asset)
-            if model is not None and provenance.source == "observed":
-                depths[asset] = model
-    return depths
+    return observed
 
 
-def project_shock(records: Records, settings: Settings, asset: str, shock: float
+def stress_shock(settings: Settings, asset: str, shock: float) -> StressShock:
+    """The configured stress shock that is the chain's: `asset`'s pool down `shock`, no
+    co-moves (the chain's shock is one pool's sale)."""
+    found = [s for s in settings.contagion.stress
+             if s.asset == asset and math.isclose(s.move, -shock) and s.betas == {}]
+    assert len(found) == 1, f"no single stress shock of {asset} -{shock:.0%} without co-moves"
+    return found[0]
+
+
+def project_shock(records: Records, settings: Settings, shock: StressShock
                   ) -> ContagionProjection:
-    """The joint projection of `asset` moving down `shock` from the ingested state: observed
-    depth for the pooled assets, no co-moves (the chain's shock is one pool's sale)."""
+    """The joint projection of a stress shock from the ingested state, built as the worker
+    builds it (monitor.stream.contagion.scenarios: its price, betas and depth_for, observed
+    where pools are published, configured elsewhere)."""
     prices = ingested_prices(records)
-    model = ContagionModel(betas={}, depths=observed_depths(records, settings))
-    return project_contagion(ingested_positions(records, settings), asset, prices,
-                             prices[asset] * (1.0 - shock), model)
+    scenario = stress_scenario(shock, prices)
+    assert scenario is not None, f"{shock.asset}: no price ingested"
+    model = contagion_model(scenario, settings, prices, observed_depth(records, settings).model_for)
+    return project_contagion(ingested_positions(records, settings), scenario.asset, prices,
+                             scenario.shock_price, model)

@@ -11,6 +11,14 @@ import pytest
 from monitor.devnet.devnet import Devnet, start_devnet
 from monitor.run.broker import EmbeddedBroker
 from tests.integration.chain_stack import Stack
+from tests.integration.stream_harness import (
+    Worker,
+    eventually,
+    ready,
+    running,
+    start_worker,
+    worker_settings,
+)
 
 DEVNET_ACCOUNTS: Final = 300
 DEVNET_SEED: Final = 0
@@ -59,3 +67,23 @@ def restored(stack: Stack) -> Iterator[Stack]:
         yield stack
     finally:
         stack.revert(snapshot)
+
+
+@pytest.fixture(scope="module")
+def module_pair(module_broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[list[Worker]]:
+    """Two workers of one group on the module's broker, both ready, the partitions split
+    between them."""
+    base = tmp_path_factory.mktemp("workers")
+    pair = [start_worker(worker_settings(module_broker.url, base / name), base / f"{name}.log")
+            for name in ("a", "b")]
+    with running(pair):
+        for worker in pair:
+            ready(worker)
+
+        def split() -> None:
+            owned = [set(w.get("/health/")[1]["partitions"]) for w in pair]
+            assert owned[0] and owned[1] and not owned[0] & owned[1]
+            assert owned[0] | owned[1] == {0, 1, 2, 3}
+        eventually(split, timeout=90)
+        yield pair

@@ -91,6 +91,14 @@ def running(workers: Iterable[Worker]) -> Iterator[list[Worker]]:
             worker.stop()
 
 
+@contextmanager
+def serving(settings: Settings, log: Path) -> Iterator[Worker]:
+    """One worker started, ready within the block, and stopped when it ends."""
+    with running([start_worker(settings, log)]) as (worker,):
+        ready(worker)
+        yield worker
+
+
 def ready(worker: Worker, timeout: float = 90.0) -> float:
     """Wait for the worker's readiness; returns seconds waited."""
     return wait_until_ready(worker.settings, worker.process, timeout)

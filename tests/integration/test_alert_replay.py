@@ -22,9 +22,7 @@ from tests.integration.stream_harness import (
     Worker,
     eventually,
     produce,
-    ready,
-    running,
-    start_worker,
+    serving,
     worker_settings,
 )
 
@@ -64,8 +62,7 @@ def test_crash_replay_alerts_are_few_and_each_has_a_reason(broker: EmbeddedBroke
     settings = worker_settings(broker.url, tmp_path / "data", app_id="alerts-replay")
     events = list(market_events("crash-2020-03-12", POSITIONS, 0, STEPS, time.time(), STEP_S))
     opening = [e for e in events if e.step == 0]
-    with running([start_worker(settings, tmp_path / "worker.log")]) as (worker,):
-        ready(worker)
+    with serving(settings, tmp_path / "worker.log") as worker:
         asyncio.run(publish_events(broker.bootstrap, opening))
         weth = next(e for e in opening if e.topic == "prices" and e.key == "WETH")
         eventually(lambda: caught_up(worker, orjson.loads(weth.value)["price"], POSITIONS), 90)

@@ -17,9 +17,7 @@ from tests.integration.receivers import Receiver, receiving
 from tests.integration.stream_harness import (
     eventually,
     produce,
-    ready,
-    running,
-    start_worker,
+    serving,
     worker_settings,
 )
 
@@ -61,8 +59,7 @@ def test_alerts_reach_a_receiver_through_alertmanager(
             running_alertmanager(tmp_path / "am", receiver.url, FAST_ROUTE) as alertmanager:
         monkeypatch.setenv("ALERTMANAGER_URL", alertmanager)
         settings = worker_settings(broker.url, tmp_path / "data", config_path=config)
-        with running([start_worker(settings, tmp_path / "worker.log")]) as (worker,):
-            ready(worker)
+        with serving(settings, tmp_path / "worker.log"):
             produce(broker.bootstrap, [price(3000.0, 1), price(3600.0, 2)])  # a 20 % jump
             firing = eventually(lambda: alertmanager_said(receiver, "firing"), 30)
             (alert,) = firing["alerts"]

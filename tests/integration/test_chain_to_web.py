@@ -19,7 +19,8 @@ from typing import Any, Final
 
 import pytest
 
-from monitor.devnet.devnet import AccountData, Devnet, LiquidationFailed
+from monitor.devnet.devnet import AccountData, Devnet
+from monitor.devnet.node_rpc import LiquidationFailed
 from monitor.run.broker import EmbeddedBroker
 from monitor.sources.ingest import manifest_source
 from monitor.wire import POSITIONS

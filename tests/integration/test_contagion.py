@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ def test_served_contagion_equals_the_projection_over_every_partition(
                                 prices[shock.asset] * (1 + shock.move), shock.betas)
             assert_served(entry["projection"], positions, prices, settings, scenario)
     for worker in workers:
-        eventually(lambda worker=worker: stress_served(worker), timeout=120)
+        eventually(partial(stress_served, worker), timeout=120)
 
     def trigger_served(worker: Worker) -> None:
         status, body = worker.get("/cascades/WETH/")
@@ -120,7 +121,7 @@ def test_served_contagion_equals_the_projection_over_every_partition(
         scenario = Scenario("WETH:down", "trigger", "down", "WETH", joint["shock_price"])
         assert_served(joint, positions, prices, settings, scenario)
     for worker in workers:
-        eventually(lambda worker=worker: trigger_served(worker), timeout=120)
+        eventually(partial(trigger_served, worker), timeout=120)
 
     scraped = "".join(worker.get_text("/metrics")[1] for worker in workers).splitlines()
     for name in ("monitor_contagion_terminal_move_ratio", "monitor_contagion_liquidated_usd",

@@ -21,8 +21,10 @@ from web3.logs import DISCARD
 
 from monitor.devnet.aave_deploy import ETH_EMODE, RESERVES
 from monitor.devnet.aggregator import aggregator_artifact
+from monitor.devnet.anvil import AnvilProcess
 from monitor.devnet.artifacts import aave
-from monitor.devnet.devnet import Devnet, LiquidationFailed
+from monitor.devnet.devnet import Devnet
+from monitor.devnet.node_rpc import LiquidationFailed
 
 pytestmark = pytest.mark.integration
 
@@ -251,3 +253,18 @@ def test_cli_writes_the_manifest_drives_prices_and_stops_on_ctrl_c(tmp_path: Pat
     port = int(manifest["rpc_url"].rsplit(":", 1)[1])
     with pytest.raises(ConnectionRefusedError):  # anvil is gone
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_a_killed_anvil_leaves_no_state_cache_behind(tmp_path: Path) -> None:
+    """anvil pages old states out to disk (gigabytes over a long cascade) and leaves them when it
+    does not exit cleanly; the devnet gives it a cache of its own and removes it on stop."""
+    anvil = AnvilProcess(log_path=tmp_path / "anvil.log")
+    rpc = anvil.start()
+    rpc.call("anvil_mine", hex(200))
+    states = anvil.states
+    assert states is not None and states.is_dir()
+    assert anvil.process is not None
+    anvil.process.kill()  # a crash: anvil cleans nothing up
+    anvil.process.wait()
+    anvil.stop()
+    assert not states.exists()

@@ -13,12 +13,12 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 import pytest
 
-from monitor.risk import ClusterGrid, build_clusters, from_snapshot
+from monitor.risk import ClusterGrid, LendingPosition, build_clusters, from_snapshot
 from monitor.run.broker import EmbeddedBroker
 from tests.integration.market import close
 from tests.integration.stream_harness import (
@@ -120,7 +120,7 @@ def check_answer(answer: Answer, last: int) -> str | None:
     if answer.status != 200:
         return f"status {answer.status}: {answer}"
     version = answer.body["version"][0]
-    expected = from_snapshot(snapshot(answer.position, version))
+    expected = cast(LendingPosition, from_snapshot(snapshot(answer.position, version)))
     if not 1 <= version <= last or answer.body["debt_usd"] != expected.debt[0].amount:
         return f"wrong value: {answer}"
     return None

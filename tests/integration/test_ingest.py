@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from eth_abi.abi import decode
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from monitor.devnet.devnet import Devnet
 from monitor.run.broker import EmbeddedBroker
@@ -62,12 +63,12 @@ def impersonated_borrow(devnet: Devnet, account: str, asset: str, fraction: floa
     spec = m["assets"][asset]
     amount = int(data[2] * fraction * 10 ** spec["decimals"] // spec_price(devnet, asset))
     assert amount > 0, f"{account} cannot borrow {asset}"
-    w3.provider.make_request("anvil_impersonateAccount", [who])
-    w3.provider.make_request("anvil_setBalance", [who, hex(10**20)])
+    w3.provider.make_request(RPCEndpoint("anvil_impersonateAccount"), [who])
+    w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [who, hex(10**20)])
     tx = pool.functions.borrow(Web3.to_checksum_address(spec["address"]), amount, 2, 0, who) \
         .transact({"from": who})
     assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
-    w3.provider.make_request("anvil_stopImpersonatingAccount", [who])
+    w3.provider.make_request(RPCEndpoint("anvil_stopImpersonatingAccount"), [who])
 
 
 def spec_price(devnet: Devnet, asset: str) -> int:
@@ -115,7 +116,8 @@ def chain_accounting(devnet: Devnet, snaps: list[dict[str, Any]]
 def _units(amount: str, decimals: int) -> int:
     """An exact decimal string back to integer token units."""
     whole, _, frac = amount.partition(".")
-    return int(whole) * 10 ** decimals + int(frac.ljust(decimals, "0") or 0)
+    scale: int = 10 ** decimals  # int ** int is Any in typeshed (a negative power is a float)
+    return int(whole) * scale + int(frac.ljust(decimals, "0") or 0)
 
 
 def assert_matches_chain(snap: dict[str, Any], user_data: tuple[int, ...],

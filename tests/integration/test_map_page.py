@@ -88,7 +88,7 @@ def settled(worker: Worker) -> dict[str, Any]:
     def unchanged() -> dict[str, Any]:
         first = worker.get("/clusters/WETH/")[1]
         time.sleep(1.5)
-        again = worker.get("/clusters/WETH/")[1]
+        again: dict[str, Any] = worker.get("/clusters/WETH/")[1]
         assert again["updated_at"] == first["updated_at"] and again["price"] == first["price"]
         return again
     return harness.eventually(unchanged)
@@ -114,7 +114,8 @@ def pixel(ticks: list[list[float]], value: float) -> float:
 
 def marker(geometry: dict[str, Any], kind: str, side: str = "") -> dict[str, Any]:
     """The one marker of that kind and side."""
-    found = [m for m in geometry["markers"] if m["kind"] == kind and m["side"] == side]
+    found: list[dict[str, Any]] = [m for m in geometry["markers"]
+                                   if m["kind"] == kind and m["side"] == side]
     assert len(found) == 1, geometry["markers"]
     return found[0]
 

@@ -20,8 +20,9 @@ import pytest
 
 from monitor.devnet.aave_deploy import ETH_EMODE, RESERVES
 from monitor.devnet.artifacts import aave
-from monitor.devnet.devnet import Devnet, LiquidationFailed
+from monitor.devnet.devnet import Devnet
 from monitor.devnet.morpho_markets import MorphoMarkets
+from monitor.devnet.node_rpc import LiquidationFailed
 from monitor.risk import (
     CollateralLeg,
     DebtLeg,

@@ -5,9 +5,9 @@ nothing; bad input is dead-lettered and the next record is processed."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,48 +29,23 @@ from tests.integration.stream_harness import (
     consume_all,
     eventually,
     produce,
-    ready,
-    running,
-    start_worker,
-    worker_settings,
 )
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """One Tansu broker shared by the module's tests (overrides the per-test fixture)."""
-    logs = tmp_path_factory.mktemp("broker")
-    with EmbeddedBroker(log_path=logs / "tansu.log") as running_broker:
-        yield running_broker
+def workers(module_pair: list[Worker]) -> list[Worker]:
+    """The module's two workers."""
+    return module_pair
 
 
 @pytest.fixture(scope="module")
-def workers(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[list[Worker]]:
-    """Two workers of one group, both ready, the partitions split between them."""
-    base = tmp_path_factory.mktemp("workers")
-    pair = [start_worker(worker_settings(broker.url, base / name), base / f"{name}.log")
-            for name in ("a", "b")]
-    with running(pair):
-        for worker in pair:
-            ready(worker)
-
-        def split() -> None:
-            owned = [set(w.get("/health/")[1]["partitions"]) for w in pair]
-            assert owned[0] and owned[1] and not owned[0] & owned[1]
-            assert owned[0] | owned[1] == {0, 1, 2, 3}
-        eventually(split, timeout=90)
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def market(broker: EmbeddedBroker, workers: list[Worker]) -> dict[str, Position]:
+def market(module_broker: EmbeddedBroker, workers: list[Worker]) -> dict[str, Position]:
     """Prices and N_POSITIONS snapshots published, and visible in the web view."""
-    produce(broker.bootstrap, [("prices", a, price(a, p)) for a, p in PRICES.items()])
+    produce(module_broker.bootstrap, [("prices", a, price(a, p)) for a, p in PRICES.items()])
     snaps = [snapshot(i) for i in range(N_POSITIONS)]
-    produce(broker.bootstrap, [("positions", s["position_id"], s) for s in snaps])
+    produce(module_broker.bootstrap, [("positions", s["position_id"], s) for s in snaps])
     positions = {s["position_id"]: from_snapshot(s) for s in snaps}
 
     def all_visible() -> None:
@@ -104,17 +79,18 @@ def test_clusters_match_the_risk_core_whichever_worker_is_asked(
             assert status == 200 and body["price"] == PRICES[asset]
             assert close(body["levels"], want)
         for worker in workers:
-            eventually(lambda worker=worker: levels_match(worker))
+            eventually(functools.partial(levels_match, worker))
 
 
 def test_duplicates_and_out_of_order_versions_leave_the_same_state(
-        broker: EmbeddedBroker, workers: list[Worker], market: dict[str, Position]) -> None:
+        module_broker: EmbeddedBroker, workers: list[Worker], market: dict[str, Position]) -> None:
     replays = [("positions", s["position_id"], s) for s in (
         *(snapshot(i) for i in range(N_POSITIONS)),                      # duplicates
         *(snapshot(i, version=0, debt=[]) for i in range(N_POSITIONS)))]  # older versions
     closing = snapshot(1, version=5, closed=True)
-    produce(broker.bootstrap, [*replays, ("positions", closing["position_id"], closing)])
-    produce(broker.bootstrap, [("positions", closing["position_id"], snapshot(1, version=4))])
+    produce(module_broker.bootstrap, [*replays, ("positions", closing["position_id"], closing)])
+    produce(module_broker.bootstrap,
+            [("positions", closing["position_id"], snapshot(1, version=4))])
     closed_id = closing["position_id"]
     eventually(lambda: _assert_status(workers[1], f"/positions/{closed_id}/", 404))
     for pid, position in market.items():
@@ -130,15 +106,16 @@ def _assert_status(worker: Worker, path: str, status: int) -> None:
 
 
 def test_malformed_input_is_dead_lettered_and_the_next_record_processed(
-        broker: EmbeddedBroker, workers: list[Worker], market: dict[str, Position]) -> None:
+        module_broker: EmbeddedBroker, workers: list[Worker], market: dict[str, Position]) -> None:
     good = snapshot(900)
     pid = good["position_id"]
     negative = {**good, "debt": [{"asset": "USDC", "amount": -5.0}]}
-    produce(broker.bootstrap, [("positions", pid, b"\x00 not json"), ("positions", pid, negative),
-                               ("prices", "WETH", {"asset": "WETH", "price": "NaN"}),
-                               ("positions", pid, good)])
+    produce(module_broker.bootstrap, [("positions", pid, b"\x00 not json"),
+                                      ("positions", pid, negative),
+                                      ("prices", "WETH", {"asset": "WETH", "price": "NaN"}),
+                                      ("positions", pid, good)])
     eventually(lambda: _assert_status(workers[0], f"/positions/{pid}/", 200))
-    letters = consume_all(broker.bootstrap, "dead-letters", expected=3)
+    letters = consume_all(module_broker.bootstrap, "dead-letters", expected=3)
     reasons = {(letter["topic"], letter["reason"], letter["key"]) for letter in letters}
     assert {("positions", "not-json", pid), ("positions", "invalid-position", pid),
             ("prices", "invalid-price", "WETH")} <= reasons
@@ -163,7 +140,7 @@ def test_cascades_summaries_and_metrics(workers: list[Worker],
         index = worker.get("/clusters/")[1]
         assert {"WETH", "WBTC"} <= {entry["asset"] for entry in index["assets"]}
     for worker in workers:
-        eventually(lambda worker=worker: projected(worker))
+        eventually(functools.partial(projected, worker))
     scraped = ""
     for worker in workers:
         url = f"http://127.0.0.1:{worker.settings.web_port}/metrics"

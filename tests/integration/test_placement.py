@@ -7,7 +7,6 @@ version. A record placed on the wrong internal partition is counted, logged and 
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -30,10 +29,6 @@ from tests.integration.stream_harness import (
     Worker,
     eventually,
     produce,
-    ready,
-    running,
-    start_worker,
-    worker_settings,
 )
 
 pytestmark = pytest.mark.integration
@@ -61,24 +56,10 @@ def librdkafka_produce(bootstrap: str, records: list[tuple[str, str, Any]]) -> l
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """One Tansu broker for the module."""
-    with EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log") as running_:
-        yield running_
-
-
-@pytest.fixture(scope="module")
-def workers(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[list[Worker]]:
-    """Two workers of one group, ready, with the prices published."""
-    base = tmp_path_factory.mktemp("workers")
-    pair = [start_worker(worker_settings(broker.url, base / name), base / f"{name}.log")
-            for name in ("a", "b")]
-    with running(pair):
-        for worker in pair:
-            ready(worker)
-        produce(broker.bootstrap, [("prices", a, price(a, p)) for a, p in PRICES.items()])
-        yield pair
+def workers(module_pair: list[Worker], module_broker: EmbeddedBroker) -> list[Worker]:
+    """The module's two workers, with the prices published."""
+    produce(module_broker.bootstrap, [("prices", a, price(a, p)) for a, p in PRICES.items()])
+    return module_pair
 
 
 @pytest.fixture(scope="module")
@@ -105,21 +86,21 @@ def served_exactly(workers: list[Worker], positions: dict[str, Position]) -> Non
 
 
 def test_librdkafka_and_aiokafka_producers_are_placed_alike(
-        broker: EmbeddedBroker, workers: list[Worker], book: dict[str, Position]) -> None:
+        module_broker: EmbeddedBroker, workers: list[Worker], book: dict[str, Position]) -> None:
     rdkafka = [snapshot(i) for i in range(PER_CLIENT)]
     aio = [snapshot(i) for i in range(PER_CLIENT, 2 * PER_CLIENT)]
-    partitions = librdkafka_produce(broker.bootstrap,
+    partitions = librdkafka_produce(module_broker.bootstrap,
                                     [("positions", s["position_id"], s) for s in rdkafka])
     elsewhere = sum(p != partition_of(s["position_id"], PARTITIONS)
                     for p, s in zip(partitions, rdkafka, strict=True))
     assert elsewhere > PER_CLIENT // 2  # CRC32 and murmur2 disagree on most keys
-    produce(broker.bootstrap, [("positions", s["position_id"], s) for s in aio])
+    produce(module_broker.bootstrap, [("positions", s["position_id"], s) for s in aio])
     book.update({s["position_id"]: from_snapshot(s) for s in (*rdkafka, *aio)})
     eventually(lambda: served_exactly(workers, book), timeout=120)
 
 
 def test_ids_written_by_alternating_clients_converge_to_the_newest_version(
-        broker: EmbeddedBroker, workers: list[Worker], book: dict[str, Position]) -> None:
+        module_broker: EmbeddedBroker, workers: list[Worker], book: dict[str, Position]) -> None:
     ids = range(5000, 5000 + MIXED)
     for round_ in range(1, 5):
         updates = [snapshot(i, version=round_, debt=[{"asset": "USDC",
@@ -131,9 +112,9 @@ def test_ids_written_by_alternating_clients_converge_to_the_newest_version(
                        for i, u in zip(ids, updates, strict=True)]
         records = [("positions", u["position_id"], u) for u in updates]
         if round_ % 2:
-            librdkafka_produce(broker.bootstrap, records)
+            librdkafka_produce(module_broker.bootstrap, records)
         else:
-            produce(broker.bootstrap, records)
+            produce(module_broker.bootstrap, records)
     book.update({u["position_id"]: from_snapshot(u)
                  for i, u in zip(ids, updates, strict=True) if not i % 2})
     closed = [u["position_id"] for i, u in zip(ids, updates, strict=True) if i % 2]
@@ -147,12 +128,12 @@ def test_ids_written_by_alternating_clients_converge_to_the_newest_version(
 
 
 def test_a_record_on_the_wrong_internal_partition_is_counted_and_replaced(
-        broker: EmbeddedBroker, workers: list[Worker], book: dict[str, Position]) -> None:
+        module_broker: EmbeddedBroker, workers: list[Worker], book: dict[str, Position]) -> None:
     stray = snapshot(7000)
     pid = stray["position_id"]
     wrong = (partition_of(pid, PARTITIONS) + 1) % PARTITIONS
     topic = f"{workers[0].settings.app_id}-positions-by-id"
-    librdkafka = Producer({"bootstrap.servers": broker.bootstrap})
+    librdkafka = Producer({"bootstrap.servers": module_broker.bootstrap})
     librdkafka.produce(topic, value=orjson.dumps([stray]), partition=wrong)
     assert librdkafka.flush(30) == 0
     book[pid] = from_snapshot(stray)

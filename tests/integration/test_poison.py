@@ -35,9 +35,7 @@ from tests.integration.stream_harness import (
     eventually,
     metric_values,
     produce,
-    ready,
-    running,
-    start_worker,
+    serving,
     worker_settings,
 )
 
@@ -55,8 +53,7 @@ def worker(module_broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFacto
     """One worker holding the test market, its prices and a canary position."""
     tmp = tmp_path_factory.mktemp("poison")
     config = worker_settings(module_broker.url, tmp / "data", app_id=APP)
-    with running([start_worker(config, tmp / "worker.log")]) as (started,):
-        ready(started)
+    with serving(config, tmp / "worker.log") as started:
         produce(module_broker.bootstrap,
                 [("prices", a, price(a, p)) for a, p in {**PRICES, CANARY: 10.0}.items()]
                 + [("positions", s["position_id"], s)

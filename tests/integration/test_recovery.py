@@ -23,6 +23,7 @@ from tests.integration.stream_harness import (
     produce,
     ready,
     running,
+    serving,
     start_worker,
     worker_settings,
 )
@@ -60,18 +61,12 @@ def assert_versions(worker: Worker, latest: Callable[[int], int]) -> None:
     assert worker.get("/health/")[1]["positions"] == N_POSITIONS
 
 
-@pytest.mark.parametrize("store", [
-    pytest.param("memory://", marks=pytest.mark.xfail(
-        reason="open defect: in the full suite (not alone) one of the updates produced while no "
-               "worker ran is not applied after a memory-store restart; under investigation",
-        strict=False)),
-    "rocksdb://"])
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 def test_restarted_worker_recovers_its_tables_exactly(broker: EmbeddedBroker, tmp_path: Path,
                                                       store: str) -> None:
     settings = worker_settings(broker.url, tmp_path / "data", store=store,
                                app_id=f"restart-{store.removesuffix('://')}")
-    with running([start_worker(settings, tmp_path / "first.log")]) as (first,):
-        ready(first)
+    with serving(settings, tmp_path / "first.log") as first:
         produce(broker.bootstrap, [("prices", a, {"asset": a, "price": p, "version": [1, 0],
                                                   "timestamp": time.time()})
                                    for a, p in (("WETH", 3000.0), ("USDC", 1.0))])
@@ -81,8 +76,7 @@ def test_restarted_worker_recovers_its_tables_exactly(broker: EmbeddedBroker, tm
     # While no worker runs, half the positions move on: the restarted worker resumes the stream
     # mid-way, so the other half is served only from what table recovery restored.
     publish_versions(broker, range(4, 5), step=2)
-    with running([start_worker(settings, tmp_path / "second.log")]) as (second,):
-        ready(second)
+    with serving(settings, tmp_path / "second.log") as second:
         eventually(lambda: assert_versions(second, lambda i: 4 if i % 2 == 0 else 3))
 
 
@@ -137,7 +131,6 @@ def test_a_worker_killed_during_a_replay_loses_nothing(broker: EmbeddedBroker, t
         eventually(midway)
         first.process.kill()  # SIGKILL mid-replay: uncommitted offsets, unflushed changelog
         first.process.wait()
-    with running([start_worker(settings, tmp_path / "second.log")]) as (second,):
-        ready(second)
+    with serving(settings, tmp_path / "second.log") as second:
         assert done.wait(timeout=120)
         eventually(lambda: assert_recomputed(second, last), timeout=90)

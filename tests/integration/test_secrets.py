@@ -20,9 +20,7 @@ from tests.integration.receivers import receiving
 from tests.integration.stream_harness import (
     Worker,
     eventually,
-    ready,
-    running,
-    start_worker,
+    serving,
     worker_settings,
 )
 from tests.integration.test_alert_delivery import (
@@ -60,8 +58,7 @@ def test_no_secret_reaches_a_log_a_response_or_the_metrics(
         config = write_config(tmp_path / "alerts.toml", {"ops": FAST_RETRIES})
         settings = worker_settings(broker.url, tmp_path / "data", config_path=config,
                                    app_id="secrets", web_token=TOKEN)
-        with running([start_worker(settings, tmp_path / "worker.log")]) as (worker,):
-            ready(worker)
+        with serving(settings, tmp_path / "worker.log") as worker:
             jump_and_settle(broker)
             eventually(lambda: len(hook.requests) >= 4)  # deliveries fail and are retried
             asked = {(path, token): fetch(worker, path, token) for path in PATHS

@@ -9,7 +9,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from monitor.risk import ContagionModel, Position, PowerLawDepth, from_snapshot
+from monitor.risk import (
+    CollateralLeg,
+    ContagionModel,
+    DebtLeg,
+    Position,
+    PowerLawDepth,
+    from_snapshot,
+)
 from monitor.scenario.market import generate_market
 
 DECIMALS: Final = 8
@@ -57,7 +64,8 @@ def model(positions: list[Position], prices: dict[str, float]) -> ContagionModel
         if position.kind == "perp":
             held[position.asset] = held.get(position.asset, 0.0) + abs(position.size)
         else:
-            for leg in (*position.collateral, *position.debt):
+            legs: tuple[CollateralLeg | DebtLeg, ...] = (*position.collateral, *position.debt)
+            for leg in legs:
                 held[leg.asset] = held.get(leg.asset, 0.0) + leg.amount
     depths = {a: PowerLawDepth(DEPTH_SHARE * units * prices[a]) for a, units in held.items()
               if a not in ("USDC", "USDT", "DAI")}

@@ -9,10 +9,13 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from faust.web.drivers import aiohttp as faust_aiohttp
 
 from monitor.config import load_settings
 from monitor.risk import ClusterGrid, ClusterMap, Side, liquidatable_within
@@ -23,6 +26,7 @@ from monitor.wire import PriceUpdate
 
 STATIC = Path(__file__).resolve().parents[2] / "monitor" / "stream" / "map" / "static"
 PRICE = 2000.0
+Client = TestClient[web.Request, web.Application]
 
 
 GRID = ClusterGrid()
@@ -95,13 +99,13 @@ def test_gauge_reports_every_band_of_each_owned_asset(stream: Stream) -> None:
 
 
 @pytest.fixture
-async def client(stream: Stream) -> AsyncIterator[TestClient]:
+async def client(stream: Stream) -> AsyncIterator[Client]:
     """An HTTP client of the stream's web view (no worker, no broker)."""
-    async with TestClient(TestServer(stream.app.web.web_app)) as running:
+    async with TestClient(TestServer(cast(faust_aiohttp.Web, stream.app.web).web_app)) as running:
         yield running
 
 
-async def test_pages_are_served_with_the_asset_and_their_own_scripts(client: TestClient) -> None:
+async def test_pages_are_served_with_the_asset_and_their_own_scripts(client: Client) -> None:
     page = await client.get("/map/WETH")
     assert page.status == 200 and page.content_type == "text/html"
     text = await page.text()
@@ -114,7 +118,7 @@ async def test_pages_are_served_with_the_asset_and_their_own_scripts(client: Tes
 
 
 async def test_trailing_slashes_redirect_relatively_and_bad_assets_are_refused(
-        client: TestClient) -> None:
+        client: Client) -> None:
     for path, location in (("/map/WETH/", "../WETH"), ("/map", "map/")):
         moved = await client.get(path, allow_redirects=False)
         assert (moved.status, moved.headers["Location"]) == (308, location)
@@ -123,7 +127,7 @@ async def test_trailing_slashes_redirect_relatively_and_bad_assets_are_refused(
 
 
 async def test_scripts_import_only_served_modules_and_fetch_nothing_remote(
-        client: TestClient) -> None:
+        client: Client) -> None:
     for path in STATIC.iterdir():
         source = path.read_text()
         assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", source), path.name

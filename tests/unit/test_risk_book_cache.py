@@ -5,6 +5,7 @@ come back, positions whose leg count changes, and more assets than a row's asset
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -95,7 +96,7 @@ def test_cached_levels_follow_every_change(ops: list[tuple[str, object]]) -> Non
             assert isinstance(arg, str)
             assert book.remove(arg) == (held.pop(arg, None) is not None)
         elif kind == "move":
-            asset, factor = arg  # type: ignore[misc]
+            asset, factor = cast(tuple[str, float], arg)
             quotes[asset] = PRICES[asset] * factor
         elif kind == "drop":
             quotes.pop(str(arg), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import pytest
 
@@ -28,14 +29,19 @@ def loan(collateral: list[tuple[str, float, float, float]], debt: list[tuple[str
                            tuple(DebtLeg(*d) for d in debt))
 
 
+def near(price: float) -> float:
+    """pytest.approx as a LiquidationLevel's price, so the level compares equal within rel 1e-15."""
+    return cast(float, pytest.approx(price, rel=1e-15))
+
+
 def test_single_collateral() -> None:
     position = loan([("WETH", 10.0, 0.825, 0.05)], [("USDC", 15000.0)])
     prices = {"WETH": 3000.0, "USDC": 1.0}
     assert health_factor(position, prices) == pytest.approx(24750 / 15000, rel=1e-15)
     assert position_values(position, prices) == (30000.0, 15000.0)
     assert liquidation_prices(position, prices) == {
-        "WETH": LiquidationLevel(pytest.approx(15000 / 8.25, rel=1e-15), "long"),
-        "USDC": LiquidationLevel(pytest.approx(24750 / 15000, rel=1e-15), "short")}
+        "WETH": LiquidationLevel(near(15000 / 8.25), "long"),
+        "USDC": LiquidationLevel(near(24750 / 15000), "short")}
     level = position_level(position, "WETH", prices)
     assert level is not None
     # at 1818.18: collateral 18181.82 covers 15000 × 1.05 = 15750 seized, i.e. 8.6625 WETH
@@ -71,8 +77,8 @@ def test_looped_same_asset_on_both_sides() -> None:
     assert health_factor(position, prices) == pytest.approx(27000 / 22000, rel=1e-15)
     # 9p = 7p + 1000 at p = 500; the USDC debt alone liquidates it above 6000 / 1000
     assert liquidation_prices(position, prices) == {
-        "WETH": LiquidationLevel(pytest.approx(500.0, rel=1e-15), "long"),
-        "USDC": LiquidationLevel(pytest.approx(6.0, rel=1e-15), "short")}
+        "WETH": LiquidationLevel(near(500.0), "long"),
+        "USDC": LiquidationLevel(near(6.0), "short")}
     level = position_level(position, "WETH", prices)
     assert level is not None
     assert level.quantity == pytest.approx(4725 * 10 / 5000, rel=1e-12)  # 4500 × 1.05 of 5000

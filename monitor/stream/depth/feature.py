@@ -8,15 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
-from faust.types import EventT
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from monitor.risk.depth import DepthModel
-from monitor.stream.agent import Outcome, input_agent
 from monitor.stream.announce import Announcer
 from monitor.stream.context import Context
 from monitor.stream.depth.observed import DepthProvenance, ObservedDepth
+from monitor.stream.replicated import Replicated
 from monitor.wire import DEPTH, PoolReserves, parse_depth
 
 
@@ -36,11 +34,11 @@ class Depth:
     def __init__(self, ctx: Context) -> None:
         settings = ctx.settings
         self.observed = ObservedDepth(settings.assets, settings.cascade.depth_quotes)
-        self.table = ctx.table("pool-reserves", global_=True,
-                               on_changelog_event=self._replicated)
         self.changed: Announcer[str] = Announcer()
-        input_agent(ctx, ctx.topic(DEPTH), name="depth", label=DEPTH, handle=self._handle)
-        self.table.on_recover(self._recovered)
+        self.replicated = Replicated(
+            ctx, DEPTH, "pool-reserves", parse=parse_depth, offer=self.offer,
+            key=lambda reserves: reserves.pool, to_value=PoolReserves.to_dict,
+            from_value=from_table, limits=settings.limits)
         ctx.metrics.add_gauges(self._gauges)
 
     def depth_for(self, asset: str) -> tuple[DepthModel | None, DepthProvenance]:
@@ -54,24 +52,6 @@ class Depth:
         for asset in self.observed.priced_assets(reserves):
             self.changed.announce(asset)
         return True
-
-    async def _handle(self, event: EventT[Any]) -> Outcome:
-        """Validate reserves; the newest version of a pool wins."""
-        reserves = parse_depth(event.message.key, event.message.value)
-        if not self.offer(reserves):
-            return "stale"
-        self.table[reserves.pool] = reserves.to_dict()
-        return "applied"
-
-    async def _replicated(self, event: EventT[Any]) -> None:
-        """Reserves applied by another worker (or recovered) reach this one."""
-        if event.message.value is not None:
-            self.offer(from_table(orjson.loads(event.message.value)))
-
-    async def _recovered(self) -> None:
-        """Everything the recovered table holds (announced where newer than what is held)."""
-        for value in list(self.table.values()):
-            self.offer(from_table(value))
 
     def _gauges(self) -> Iterator[Metric]:
         """Each pool's reserves (what observed depth is built from)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
@@ -45,7 +45,7 @@ class Pipe:
 
     @property
     def price_table(self) -> Any:
-        return self.stream.prices.table
+        return self.stream.prices.replicated.table
 
     @property
     def books(self) -> Any:
@@ -98,9 +98,9 @@ async def place(pipe: Pipe, *values: bytes, key: bytes = b"aave-v3:1:0xabc") -> 
         await pipe.stream.positions.placement.place([record])
 
 
-def agent(pipe: Pipe, name: str) -> faust.types.AgentT:
-    """One of the app's agents by name."""
-    return pipe.app.agents[name]
+def agent(pipe: Pipe, name: str) -> faust.types.AgentT[Any]:
+    """One of the app's agents by name (Faust's agent mapping types its values as Any)."""
+    return cast(faust.types.AgentT[Any], pipe.app.agents[name])
 
 
 async def test_older_or_equal_version_never_overwrites(bench: Harness) -> None:
@@ -221,7 +221,7 @@ async def test_pool_reserves_are_versioned_validated_and_announced(bench: Harnes
         await depth.put(reserves(100.0, 2), key=b"0xpool")
         await depth.put(reserves(50.0, 1), key=b"0xpool")
         await depth.put(reserves(100.0, 3, ("WETH", "WETH")), key=b"0xpool")
-    assert bench.pipe.stream.depth.table["0xpool"]["reserves"] == [100.0, 300_000.0]
+    assert bench.pipe.stream.depth.replicated.table["0xpool"]["reserves"] == [100.0, 300_000.0]
     assert announced == ["WETH"]
     model, provenance = bench.pipe.stream.depth.depth_for("WETH")
     assert model == ConstantProductDepth(100.0, 0.003)
