@@ -64,6 +64,11 @@ class Published:
         with self.lock:
             return self.newest.get((topic, key))
 
+    def latest(self, topic: str) -> dict[str, dict[str, Any]]:
+        """The newest value published under every key of `topic`."""
+        with self.lock:
+            return {key: value for (t, key), value in self.newest.items() if t == topic}
+
 
 @dataclass
 class FollowingIngester:
@@ -184,6 +189,23 @@ class Stack:
             assert not body["missing_prices"]
             return dict(body)
         return eventually(check, timeout=CATCH_UP_S)
+
+    def settled(self) -> None:
+        """Wait until the ingester has read the chain's head and the worker serves the newest
+        snapshot of every position it published (a closed one as gone), so that what is served
+        next is computed from the whole book."""
+        head = self.devnet.block_number()
+
+        def check() -> None:
+            assert self.ingester.block() >= head, "the ingester is behind the head"
+            for position_id, newest in self.published.latest(POSITIONS).items():
+                status, body = self.worker.get(f"/positions/{position_id}/")
+                if newest.get("closed") is True:
+                    assert status == 404, f"{position_id}: closed, yet HTTP {status}"
+                else:
+                    assert status == 200, f"{position_id}: HTTP {status}"
+                    assert body["version"] == newest["version"], f"{position_id} lags"
+        eventually(check, timeout=CATCH_UP_S)
 
     def served_price(self, key: str) -> float | None:
         """The price the worker holds under `key` (its monitor_price_usd gauge)."""

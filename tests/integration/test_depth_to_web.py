@@ -36,8 +36,9 @@ def stack(module_chain: Devnet, module_broker: EmbeddedBroker,
         yield running_stack
 
 
-def served_with_reserves(stack: Stack, asset: str) -> dict[str, Any]:
-    """GET /cascades/{asset}/ once its observed pool carries the chain's current reserves."""
+def served_with_reserves(stack: Stack, asset: str, triggered: bool = False) -> dict[str, Any]:
+    """GET /cascades/{asset}/ once its observed pool carries the chain's current reserves (and,
+    if `triggered`, once it projects a down trigger: the seeded book's projection has one)."""
     pools = stack.devnet.pools
     address = pools.deployment.pools[asset].address
     base, quote = pools.reserves(asset)
@@ -52,6 +53,7 @@ def served_with_reserves(stack: Stack, asset: str) -> dict[str, Any]:
         held = dict(zip(pool["assets"], pool["reserves"], strict=True))
         assert held[asset] == pytest.approx(base, rel=1e-12), "reserves lag the chain"
         assert held["USDC"] == pytest.approx(quote, rel=1e-12)
+        assert not triggered or body["down"]["trigger_price"] is not None, "no down trigger yet"
         return dict(body)
     return eventually(check, timeout=CATCH_UP_S)
 
@@ -67,7 +69,8 @@ def test_every_pooled_asset_is_projected_on_its_observed_pool(stack: Stack) -> N
 
 def test_a_sale_into_the_pool_changes_the_served_projection(restored: Stack) -> None:
     stack = restored
-    before = served_with_reserves(stack, "WETH")
+    stack.settled()  # the book whole: its projection on the pool's depth has a down trigger
+    before = served_with_reserves(stack, "WETH", triggered=True)
     stack.devnet.pools.move(stack.devnet.deployer, "WETH", 0.9)  # a deep sale, oracle untouched
     after = served_with_reserves(stack, "WETH")
     assert after["depth"]["pools"][0]["reserves"] != before["depth"]["pools"][0]["reserves"]
