@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -76,8 +78,10 @@ class AnvilProcess:
         cmd += ["--cache-path", str(self.states)]
         self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         out = self._log or subprocess.DEVNULL
+        # its own process group: npm's `anvil` is a Node wrapper that spawns the real binary,
+        # which a kill of the wrapper alone would leave running
         self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
         rpc = NodeRpc(self.rpc_url)
         deadline = time.monotonic() + timeout
         while True:
@@ -96,17 +100,25 @@ class AnvilProcess:
             time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate anvil (kill it if it lingers), remove its state cache, close its log."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+        """Terminate anvil's process group (kill what lingers, even when the wrapper that led
+        it is already gone), remove its state cache, close its log."""
+        if self.process is not None:
+            _signal_group(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+                pass
+            _signal_group(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout)
         if self.states is not None:
             shutil.rmtree(self.states, ignore_errors=True)
             self.states = None
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _signal_group(group: int, signum: signal.Signals) -> None:
+    """Send `signum` to every process left in a process group (none left is fine)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signum)

@@ -257,14 +257,17 @@ def test_cli_writes_the_manifest_drives_prices_and_stops_on_ctrl_c(tmp_path: Pat
 
 def test_a_killed_anvil_leaves_no_state_cache_behind(tmp_path: Path) -> None:
     """anvil pages old states out to disk (gigabytes over a long cascade) and leaves them when it
-    does not exit cleanly; the devnet gives it a cache of its own and removes it on stop."""
+    does not exit cleanly; the devnet gives it a cache of its own and removes it on stop, and
+    ends its whole process group (npm's `anvil` is a Node wrapper around the binary)."""
     anvil = AnvilProcess(log_path=tmp_path / "anvil.log")
     rpc = anvil.start()
     rpc.call("anvil_mine", hex(200))
     states = anvil.states
     assert states is not None and states.is_dir()
     assert anvil.process is not None
-    anvil.process.kill()  # a crash: anvil cleans nothing up
+    anvil.process.kill()  # a crash: anvil cleans nothing up (npm's wrapper dies, not its child)
     anvil.process.wait()
     anvil.stop()
     assert not states.exists()
+    with pytest.raises(OSError):  # and nothing of it still serves its port
+        socket.create_connection((anvil.host, anvil.port), timeout=2).close()
