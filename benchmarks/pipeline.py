@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -57,6 +57,7 @@ from monitor.wire import POSITIONS, parse_snapshot
 TIMEOUT_S = 1800.0
 PRODUCT = Design("product", ROOT)
 SNAPSHOT_TABLE = "position-snapshots"
+STORES = ("memory://", "rocksdb://")
 
 
 def say(text: str) -> None:
@@ -205,10 +206,22 @@ def run_worker(broker: EmbeddedBroker, data: Path, log: Path, store: str, app_id
     worker = start_worker(PRODUCT, broker.url, port, data, log, app_id=app_id,
                           MONITOR_STORE=store)
     try:
-        return asyncio.run(probe(f"http://127.0.0.1:{port}", worker.pid))
+        return asyncio.run(watched(probe(f"http://127.0.0.1:{port}", worker.pid), worker, log))
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+
+
+async def watched(probe: Awaitable[Any], worker: subprocess.Popen[bytes], log: Path) -> Any:
+    """The probe's result, or RuntimeError at once if the worker exits before it is done (a
+    probe would otherwise wait out its whole timeout on a worker that refused its settings)."""
+    task = asyncio.ensure_future(probe)
+    while not task.done():
+        if worker.poll() is not None:
+            task.cancel()
+            raise RuntimeError(f"the worker exited with {worker.returncode}; see {log}")
+        await asyncio.wait({task}, timeout=0.5)
+    return task.result()
 
 
 def product_load(broker: EmbeddedBroker, events: int, store: str, tmp: Path,
@@ -346,6 +359,15 @@ def recovery(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     return out
 
 
+def stores(text: str) -> list[str]:
+    """A comma-separated list of the worker's stores."""
+    chosen = [s for s in text.split(",") if s]
+    unknown = [s for s in chosen if s not in STORES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected some of {', '.join(STORES)}")
+    return chosen
+
+
 def sizes(text: str) -> list[int]:
     """A comma-separated list of sizes ('' for none)."""
     return [int(float(x)) for x in text.split(",") if x]
@@ -359,9 +381,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--growth", type=sizes, default=[100_000, 500_000])
     parser.add_argument("--recovery", type=sizes, default=[100_000, 1_000_000])
-    parser.add_argument("--stores", type=lambda s: s.split(","),
-                        default=["memory://", "rocksdb://"])
-    parser.add_argument("--store", default="memory://", help="store of the load sections")
+    parser.add_argument("--stores", type=stores, default=list(STORES),
+                        help="comma-separated, of memory:// and rocksdb://")
+    parser.add_argument("--store", type=lambda s: stores(s)[0], default="memory://",
+                        help="store of the load sections")
     parser.add_argument("--quick", action="store_true",
                         help="10k events, 1 round, growth 20k,50k, recovery 20k,100k")
     parser.add_argument("--agent", choices=("empty", "table"), help=argparse.SUPPRESS)
