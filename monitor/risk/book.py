@@ -33,7 +33,13 @@ from monitor.risk.asset_index import AssetIndex
 from monitor.risk.clusters import ClusterGrid, ClusterMap, LevelColumns, aggregate
 from monitor.risk.flow_kernels import liquidation_flows
 from monitor.risk.legs import GROWTH, LegArena, LegValues, by_count, distinct_pairs
-from monitor.risk.level_kernels import CHUNK, LendingKernel, health_factors, perp_levels
+from monitor.risk.level_kernels import (
+    CHUNK,
+    LendingKernel,
+    collateral_values,
+    health_factors,
+    perp_levels,
+)
 from monitor.risk.positions import PerpPosition, Position
 from monitor.risk.recovery import recovery
 
@@ -424,6 +430,13 @@ class PositionBook:
         n = self._n
         return health_factors(self._legs, self._start[:n], self._count[:n], self._perp[:n],
                               self._price_table(prices))
+
+    def collateral_values(self, prices: Mapping[str, float]) -> FloatArray:
+        """Generic collateral USD of every row, in ids() order (nan with a price missing, inf
+        for a perp), to filter on before decoding positions one by one."""
+        n = self._n
+        return collateral_values(self._legs, self._start[:n], self._count[:n], self._perp[:n],
+                                 self._price_table(prices))
 
     def _moved_bits(self, code: int, index: AssetIndex, table: FloatArray) -> int:
         """Asset bits of the assets sharing a position with `code` whose price differs from

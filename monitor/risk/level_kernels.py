@@ -110,6 +110,22 @@ def perp_levels(slot: FloatArray) -> tuple[FloatArray, SideArray]:
     return out, side
 
 
+def collateral_values(arena: LegArena, starts: IntArray, counts: npt.NDArray[np.int32],
+                      perp: npt.NDArray[np.bool_], table: FloatArray) -> FloatArray:
+    """Generic collateral value of each lending position (nan with a price missing; inf for a
+    perp, whose collateral is not a leg sum): a cheap bound to filter on before valuing one."""
+    values = np.zeros(starts.size)
+    for count, group in by_count(counts):
+        first = starts[group]
+        total = np.zeros(group.size)
+        for j in range(count):
+            codes, slot = arena.gather(first, j)
+            total += np.maximum(slot[COLLATERAL], 0.0) * table.take(codes, mode="wrap")
+        values[group] = total
+    values[perp] = np.inf
+    return values
+
+
 def health_factors(arena: LegArena, starts: IntArray, counts: npt.NDArray[np.int32],
                    perp: npt.NDArray[np.bool_], table: FloatArray) -> FloatArray:
     """Generic health factor of each position (inf without debt, nan with a price missing);

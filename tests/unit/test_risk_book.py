@@ -108,3 +108,21 @@ def test_widening_keeps_existing_rows() -> None:
     assert book.width == 5
     assert_matches_scalar(book, {"a": small, "b": wide}, PRICES)
     assert book.nbytes() > 0 and np.isinf(book.health_factors(PRICES)[0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(positions(), prices())
+def test_collateral_values_are_each_lending_positions_leg_sum(generated: list[Position],
+                                                              quotes: dict[str, float]) -> None:
+    book = PositionBook.from_positions(generated)
+    values = dict(zip(book.ids().tolist(), book.collateral_values(quotes).tolist(),
+                      strict=True))
+    for position in generated:
+        got = values[position.position_id]
+        if isinstance(position, PerpPosition):
+            assert got == math.inf  # never filtered out by a collateral bound
+        elif all(leg.asset in quotes for leg in position.collateral):
+            want = sum(leg.amount * quotes[leg.asset] for leg in position.collateral)
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
+        else:
+            assert math.isnan(got)

@@ -30,6 +30,7 @@ from monitor.wire import PriceUpdate
 ASSET_KINDS: Final = ("cascade_proximity", "liquidatable_value", "liquidatable_growth",
                       "oracle_stale", "oracle_jump", "bad_debt")
 GROWTH_FLOOR_USD: Final = 1.0  # growth is measured from min_usd at least, and from $1
+VALUE_SLACK: Final = 1e-6  # relative: how far an exact valuation may round above the generic sum
 
 
 class AssetRules:
@@ -207,8 +208,11 @@ class PositionRules:
             return seen
         hf = book.health_factors(prices)
         ids = book.ids()
+        # only positions this large are decoded and valued one by one (the slack keeps those
+        # whose exact valuation rounds a little above the generic sum)
+        large = book.collateral_values(prices) >= rule.min_usd * (1.0 - VALUE_SLACK)
         with np.errstate(invalid="ignore"):
-            near = np.flatnonzero(hf - 1.0 <= rule.threshold * (1.0 + rule.margin))
+            near = np.flatnonzero((hf - 1.0 <= rule.threshold * (1.0 + rule.margin)) & large)
         for i in near.tolist():
             position = self.find(str(ids[i]))  # decoded from the table: the book has arrays
             if position is None:
