@@ -104,10 +104,8 @@ class AnvilProcess:
         it is already gone), remove its state cache, close its log."""
         if self.process is not None:
             _signal_group(self.process.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
             _signal_group(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout)
         if self.states is not None:

@@ -1,9 +1,11 @@
 """Event-driven recomputation with coalescing: a change asks for a pass, a pass starts at once
 when none is running, and every change that arrives while one runs is folded into the next.
 
-Work stays bounded without a fixed wait: passes never overlap, and after a pass that took t
-seconds the next one starts no sooner than t·(1/share − 1) later, so derived work takes at most
-`share` of the event loop however fast changes arrive. Changes users wait for (a price move)
+Work stays bounded without a fixed wait: passes never overlap, and after a pass that held the
+loop t seconds the next one starts no sooner than t·(1/share − 1) later, so derived work takes
+at most `share` of the event loop however fast changes arrive. A pass that awaits others (the
+contagion's rounds wait on other workers and yield between steps) returns the time it held the
+loop itself; otherwise its wall time counts. Changes users wait for (a price move)
 are urgent and use the larger `urgent_share`: idle, a pass takes a millisecond or two, so the
 answer is fresh as soon as the pass that follows the change ends; under a backfill, position
 changes alone get the smaller share and leave the rest to ingestion.
@@ -35,7 +37,7 @@ def _gap(seconds: float, share: float) -> float:
 class Coalescer:
     """Runs `work` once per burst of changes, never concurrently with itself."""
 
-    def __init__(self, name: str, work: Callable[[], Awaitable[None]], metrics: Metrics,
+    def __init__(self, name: str, work: Callable[[], Awaitable[float | None]], metrics: Metrics,
                  share: float, urgent_share: float | None = None,
                  min_gap: float = 0.0) -> None:
         for value in (share, urgent_share or share):
@@ -57,16 +59,19 @@ class Coalescer:
         if urgent:
             self._urgent.set()
 
-    async def run_once(self) -> None:
-        """One pass now; a failing pass is logged and counted, never propagated."""
+    async def run_once(self) -> float:
+        """One pass now; the seconds it held the loop. A failing pass is logged and counted,
+        never propagated."""
         started = time.perf_counter()
+        held: float | None = None
         try:
-            await self.work()
+            held = await self.work()
         except Exception:
             self._failures.inc()
             log.exception("%s: pass failed; the next change retries it", self.name)
-        finally:
-            self._seconds.observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        self._seconds.observe(took)
+        return took if held is None else min(held, took)
 
     async def run(self) -> None:
         """Serve pokes until cancelled (a Faust app task)."""
@@ -74,9 +79,7 @@ class Coalescer:
             await self._wanted.wait()
             self._wanted.clear()
             self._urgent.clear()
-            started = time.perf_counter()
-            await self.run_once()
-            took = time.perf_counter() - started
+            took = await self.run_once()
             await asyncio.sleep(_gap(took, self.urgent_share))
             rest = max(_gap(took, self.share), self.min_gap) - _gap(took, self.urgent_share)
             if rest > 0 and not self._urgent.is_set():

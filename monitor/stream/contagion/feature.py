@@ -110,11 +110,12 @@ class Contagion:
         self.triggers.poke()
         self.stresses.poke()
 
-    async def _project_triggers(self) -> None:
+    async def _project_triggers(self) -> float | None:
         """The marked assets' trigger scenarios (sides without a trigger any more are dropped
-        from what is served); a failed pass marks them again and asks for another."""
+        from what is served); a failed pass marks them again and asks for another. Returns
+        the seconds the pass held the loop."""
         if not self.ctx.ready():
-            return  # the marks stay; the rebalance's end marks everything again
+            return None  # the marks stay; the rebalance's end marks everything again
         dirty, self._dirty = self._dirty, set()
         scenarios: list[Scenario] = []
         for asset in sorted(dirty):
@@ -127,7 +128,7 @@ class Contagion:
             scenarios += found
         self._triggers_idle.clear()
         try:
-            await self._run(scenarios)
+            return await self._run(scenarios)
         except Exception:
             self._dirty |= dirty
             await asyncio.sleep(RETRY_S)
@@ -136,25 +137,29 @@ class Contagion:
         finally:
             self._triggers_idle.set()
 
-    async def _project_stress(self) -> None:
-        """The stress shocks of the assets coordinated here; a failed pass asks for another."""
+    async def _project_stress(self) -> float | None:
+        """The stress shocks of the assets coordinated here; a failed pass asks for another.
+        Returns the seconds the pass held the loop."""
         if not self.ctx.ready():
-            return
+            return None
         values = self.prices.values
         scenarios = [scenario for shock in self.config.stress
                      if self.cascades.clusters.owns(shock.asset)
                      and (scenario := stress_scenario(shock, values)) is not None]
         try:
-            await self._run(scenarios)
+            return await self._run(scenarios)
         except Exception:
             await asyncio.sleep(RETRY_S)
             self.stresses.poke()
             raise
 
-    async def _run(self, scenarios: list[Scenario]) -> None:
-        """Run the scenarios' rounds together and serve each projection as it ends."""
+    async def _run(self, scenarios: list[Scenario]) -> float:
+        """Run the scenarios' rounds together and serve each projection as it ends; the
+        seconds spent on the loop (answering this worker's partitions and summing), not
+        waiting for the other workers or yielding."""
         if not scenarios:
-            return
+            return 0.0
+        began, waited = time.perf_counter(), 0.0
         started, settings = time.time(), self.ctx.settings
         start = dict(self.prices.values)
         versions = self.prices.versions()
@@ -164,32 +169,39 @@ class Contagion:
         batch = uuid.uuid4().hex
         number = 0
         while active:
+            asking = time.perf_counter()
             if scenarios[0].kind == "stress":
                 await self._triggers_idle.wait()
             request = StepRequest(batch, number, start,
                                   {run: cascade.prices for run, (_, cascade) in active.items()})
-            replies = await self._round(request)
+            replies, answering = await self._round(request)
+            waited += time.perf_counter() - asking - answering
             for run, (scenario, cascade) in list(active.items()):
                 if cascade.absorb([_release(reply, run) for reply in replies]):
                     del active[run]
                     self._serve(scenario, served(cascade.projection(), scenario,
                                                  self.ctx.partitions, started, versions))
             number += 1
+        return time.perf_counter() - began - waited
 
-    async def _round(self, request: StepRequest) -> list[StepReply]:
+    async def _round(self, request: StepRequest) -> tuple[list[StepReply], float]:
         """The replies of every positions partition to the round: asked of the other workers in
-        parallel while this one answers for its own (yielding between them)."""
+        parallel while this one answers for its own (yielding between them); and the seconds
+        its own answers took."""
         local = self.ctx.owned(self.positions.placed.get_topic_name())
         raw = request.to_bytes()
         asked = asyncio.gather(*(self._ask(partition, raw)
                                  for partition in range(self.ctx.partitions)
                                  if partition not in local))
         try:
-            replies = []
+            replies, answering = [], 0.0
             for partition in sorted(local):
+                answered = time.perf_counter()
                 replies.append(self.responder.answer(request, partition))
+                answering += time.perf_counter() - answered
                 await asyncio.sleep(0)
-            return replies + list(await asyncio.wait_for(asked, self.config.timeout))
+            return (replies + list(await asyncio.wait_for(asked, self.config.timeout)),
+                    answering)
         except TimeoutError as exc:
             raise RoundIncomplete(f"round {request.round}: a partition did not answer within "
                                   f"{self.config.timeout}s") from exc

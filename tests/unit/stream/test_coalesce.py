@@ -63,6 +63,29 @@ async def test_passes_take_at_most_their_share_unless_urgent() -> None:
         task.cancel()
 
 
+async def test_a_pass_that_waits_is_spaced_by_the_time_it_held_the_loop() -> None:
+    passes: list[float] = []
+
+    async def work() -> float:
+        passes.append(time.perf_counter())
+        await asyncio.sleep(0.2)  # waiting on others: the loop is free
+        return 0.001  # what the pass itself held the loop
+
+    coalescer = Coalescer("test", work, Metrics(), share=0.5)
+    task = asyncio.create_task(coalescer.run())
+    try:
+        coalescer.poke()
+        await asyncio.sleep(0.01)
+        coalescer.poke()  # folded into the next pass, due 1 ms after the first (not 200 ms)
+        for _ in range(200):
+            if len(passes) == 2:
+                break
+            await asyncio.sleep(0.005)
+        assert len(passes) == 2 and passes[1] - passes[0] < 0.2 + 0.15
+    finally:
+        task.cancel()
+
+
 async def test_a_failing_pass_is_counted_and_the_next_poke_runs_again() -> None:
     calls = 0
 
