@@ -3,7 +3,8 @@
 python benchmarks/contagion.py [--positions 100000] [--moves 30] [--workers 1|2]
 
 In process: the joint projection (monitor.risk JointCascade over 4 BookSteps, one per
-partition of the app's hash) of WETH's down trigger and of the configured stress shocks.
+partition of the app's hash, each position looked up from its stored bytes as the worker
+decodes it) of WETH's down trigger and of the configured stress shocks.
 In the stream (a fresh Tansu broker, --workers workers sharing the 4 partitions, the positions
 preloaded): --moves small WETH price moves, each timed from the price event produced until
 GET /cascades/WETH/ serves the single-asset projection at the new price, and until it serves
@@ -31,13 +32,14 @@ from designs import get, percentiles
 
 from monitor.config import Settings, load_settings
 from monitor.localhost import free_port
-from monitor.risk import JointCascade, PositionBook, from_snapshot, run_joint
+from monitor.risk import JointCascade, Position, PositionBook, from_snapshot, run_joint
 from monitor.risk.contagion_step import BookStep
 from monitor.risk.market_prices import market_pairs
 from monitor.run.broker import EmbeddedBroker
 from monitor.stream.contagion.scenarios import Scenario, contagion_model, stress_scenario
 from monitor.stream.context import partition_of
 from monitor.stream.depth.observed import ObservedDepth
+from monitor.stream.positions.stored import stored_position, stored_value
 from monitor.stream.worker import start_worker_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +61,11 @@ def in_process(snapshots: list[dict[str, Any]], prices: dict[str, float], settin
     parts = [[p for p in positions if partition_of(p.position_id, PARTITIONS) == k]
              for k in range(PARTITIONS)]
     books = [PositionBook.from_positions(part) for part in parts]
-    found = {p.position_id: p for p in positions}
+    stored = {s["position_id"]: stored_value(s) for s in snapshots}
+
+    def find(position_id: str) -> Position | None:
+        """A position decoded from its stored bytes, as the worker's table lookup does."""
+        return stored_position(stored.get(position_id))
     scenarios = [Scenario("WETH:down", "trigger", "down", "WETH", trigger)]
     scenarios += [s for shock in settings.contagion.stress
                   if (s := stress_scenario(shock, prices)) is not None]
@@ -71,7 +77,7 @@ def in_process(snapshots: list[dict[str, Any]], prices: dict[str, float], settin
         for _ in range(repeats):
             started = time.perf_counter()
             done = run_joint(JointCascade(scenario.asset, prices, scenario.shock_price, model),
-                             [BookStep(book, found.get, market_pairs(part))
+                             [BookStep(book, find, market_pairs(part))
                               for book, part in zip(books, parts, strict=True)])
             took.append((time.perf_counter() - started) * 1e3)
         out[scenario.run] = {"ms": round(statistics.median(took), 1), "rounds": done.rounds,
