@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import faust
 from faust.web import Request, Response, View
@@ -30,6 +30,8 @@ from monitor.stream.prices import Prices
 from monitor.stream.web import guard
 from monitor.stream.web.http import answer
 from monitor.wire import CLUSTER_PARTIALS
+
+PRODUCER_BATCH_BYTES: Final = 512 * 1024  # below the producer's 1,000,000-byte request limit
 
 
 @dataclass
@@ -83,6 +85,10 @@ def new_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval,
         consumer_auto_offset_reset="earliest",
         producer_linger=0.005,
+        # a cluster partial is tens of kilobytes: with Faust's 16 KiB batches each is a batch
+        # of its own, and aiokafka sends a partition's next batch only once the last one is
+        # acknowledged, so a price move's partials for one asset went out one round trip each
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
         TableManager="monitor.stream.recovery:OrderedTableManager",
     )
     if settings.broker_flavor == "tansu":
