@@ -33,8 +33,11 @@ class Cascades:
         self.projected: Announcer[dict[str, Any]] = Announcer()
         self.contagion: dict[str, dict[str, Any]] = {}  # by asset and side: joint projections
         self._dirty: set[str] = set()
+        # a price or pool move is urgent; merged partials (a dozen arrive one by one after a
+        # price move) are folded into fewer passes, so that the merges are not queued behind
+        # a pass each
         self.projector = Coalescer("cascades", self._project, ctx.metrics,
-                                   ctx.settings.urgent_share)
+                                   ctx.settings.recompute_share, ctx.settings.urgent_share)
         ctx.app.task(self.projector.run)
         clusters.changed.subscribe(self.mark)
         prices.moved.subscribe(self._price_moved)
@@ -43,20 +46,20 @@ class Cascades:
         ctx.metrics.add_gauges(self._gauges)
         register_views(ctx, self)
 
-    def mark(self, asset: str) -> None:
-        """The asset's clusters or price changed: project it in the next pass."""
+    def mark(self, asset: str, urgent: bool = False) -> None:
+        """The asset's clusters, price or depth changed: project it in the next pass."""
         self._dirty.add(asset)
-        self.projector.poke()
+        self.projector.poke(urgent)
 
     def _price_moved(self, update: PriceUpdate) -> None:
         """A moved price changes the projection of an asset this worker projects."""
         if self.clusters.board.entry(update.asset) is not None:
-            self.mark(update.asset)
+            self.mark(update.asset, urgent=True)
 
     def _depth_changed(self, asset: str) -> None:
         """New pool reserves change the projection of an asset this worker projects."""
         if self.clusters.board.entry(asset) is not None:
-            self.mark(asset)
+            self.mark(asset, urgent=True)
 
     def _reassigned(self) -> None:
         """After a rebalance: forget the assets moved away, project every one held."""
