@@ -116,21 +116,36 @@ def falls(position: Position, prices: Mapping[str, float]) -> bool:
         return False
 
 
-class PositionsStep:
+class _Rounds:
+    """What a step keeps between rounds: the market price keys its positions were quoted at,
+    the ids it liquidated, and how many rounds it answered."""
+
+    def __init__(self, pairs: MarketPairs) -> None:
+        self.pairs = pairs
+        self.gone_ids: set[str] = set()
+        self.rounds = 0
+
+    def _open(self, start: Mapping[str, float], prices: Mapping[str, float]
+              ) -> tuple[dict[str, float], Release]:
+        """A round's prices with its market prices following them, and its empty release (the
+        first round's names the market pairs)."""
+        current = follow_pairs(self.pairs, start, prices)
+        release = Release(markets={} if self.rounds else dict(self.pairs))
+        self.rounds += 1
+        return current, release
+
+
+class PositionsStep(_Rounds):
     """The scalar step over a list of positions: every health factor checked exactly."""
 
     def __init__(self, positions: Iterable[Position]) -> None:
         self.positions = list(positions)
-        self.pairs = market_pairs(self.positions)
+        super().__init__(market_pairs(self.positions))
         self.gone: list[Position] = []
-        self.gone_ids: set[str] = set()
-        self.rounds = 0
 
     def release(self, start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
         """Liquidate what falls at `prices`."""
-        current = follow_pairs(self.pairs, start, prices)
-        release = Release(markets={} if self.rounds else dict(self.pairs))
-        self.rounds += 1
+        current, release = self._open(start, prices)
         falling = [p for p in self.positions
                    if p.position_id not in self.gone_ids and falls(p, current)]
         for position in falling:
@@ -145,24 +160,20 @@ class PositionsStep:
         return release
 
 
-class BookStep:
+class BookStep(_Rounds):
     """The step over a columnar book: vectorised generic decisions outside 1 ± prefilter, the
     exact check inside on the positions `find` decodes (the book holds arrays only), vectorised
     liquidations; `pairs` are the market price keys its positions were quoted at."""
 
     def __init__(self, book: PositionBook, find: Callable[[str], Position | None],
                  pairs: MarketPairs, prefilter: float = PREFILTER) -> None:
-        self.book, self.find, self.pairs = book, find, pairs
-        self.prefilter = prefilter
+        super().__init__(pairs)
+        self.book, self.find, self.prefilter = book, find, prefilter
         self.gone: list[str] = []
-        self.gone_ids: set[str] = set()
-        self.rounds = 0
 
     def release(self, start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
         """Liquidate what falls at `prices`."""
-        current = follow_pairs(self.pairs, start, prices)
-        release = Release(markets={} if self.rounds else dict(self.pairs))
-        self.rounds += 1
+        current, release = self._open(start, prices)
         hf = self.book.health_factors(prices)
         with np.errstate(invalid="ignore"):
             sure = hf < 1.0 - self.prefilter
