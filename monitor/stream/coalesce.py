@@ -29,7 +29,7 @@ from monitor.stream.metrics import Metrics
 log = logging.getLogger(__name__)
 
 
-def _gap(seconds: float, share: float) -> float:
+def idle_after(seconds: float, share: float) -> float:
     """How long to stay idle after a pass of `seconds` to use at most `share` of the time."""
     return seconds * (1.0 / share - 1.0)
 
@@ -80,8 +80,9 @@ class Coalescer:
             self._wanted.clear()
             self._urgent.clear()
             took = await self.run_once()
-            await asyncio.sleep(_gap(took, self.urgent_share))
-            rest = max(_gap(took, self.share), self.min_gap) - _gap(took, self.urgent_share)
+            urgent_gap = idle_after(took, self.urgent_share)
+            await asyncio.sleep(urgent_gap)
+            rest = max(idle_after(took, self.share), self.min_gap) - urgent_gap
             if rest > 0 and not self._urgent.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._urgent.wait(), rest)

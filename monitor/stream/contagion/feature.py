@@ -16,7 +16,8 @@ the union of every partition's positions.
 Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): the triggers
 follow the cascade projection they depend on at the urgent share, the stress shocks follow any
 price move or projection at the recompute share, each of their rounds waiting while a trigger
-pass runs. A pass awaits the other workers, not the loop, and yields between the partitions it
+pass runs and followed by a pause that keeps the pass itself within that share (a price move's
+partials and merges run in the pauses). A pass awaits the other workers, not the loop, and yields between the partitions it
 answers itself, so the single-asset path runs between its steps. A round not answered by every
 partition within `[contagion] timeout` (a rebalance: no owner, or one that lost the batch's
 steps; or a stress batch kept waiting that long, which its steps forget) fails the pass, which
@@ -36,7 +37,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from monitor.risk import JointCascade, Release
 from monitor.stream.cascades import Cascades
-from monitor.stream.coalesce import Coalescer
+from monitor.stream.coalesce import Coalescer, idle_after
 from monitor.stream.contagion.responder import Responder
 from monitor.stream.contagion.rounds import StepReply, StepRequest
 from monitor.stream.contagion.scenarios import (
@@ -147,16 +148,18 @@ class Contagion:
                      if self.cascades.clusters.owns(shock.asset)
                      and (scenario := stress_scenario(shock, values)) is not None]
         try:
-            return await self._run(scenarios)
+            return await self._run(scenarios, pace=self.ctx.settings.recompute_share)
         except Exception:
             await asyncio.sleep(RETRY_S)
             self.stresses.poke()
             raise
 
-    async def _run(self, scenarios: list[Scenario]) -> float:
+    async def _run(self, scenarios: list[Scenario], pace: float | None = None) -> float:
         """Run the scenarios' rounds together and serve each projection as it ends; the
         seconds spent on the loop (answering this worker's partitions and summing), not
-        waiting for the other workers or yielding."""
+        waiting for the other workers or yielding. With `pace`, a share of the loop, each
+        round is followed by a pause that keeps the pass within it (the stress shocks are
+        background work: a price move's partials and merges run in the pauses)."""
         if not scenarios:
             return 0.0
         began, waited = time.perf_counter(), 0.0
@@ -175,13 +178,18 @@ class Contagion:
             request = StepRequest(batch, number, start,
                                   {run: cascade.prices for run, (_, cascade) in active.items()})
             replies, answering = await self._round(request)
-            waited += time.perf_counter() - asking - answering
+            summing = time.perf_counter()
+            waited += summing - asking - answering
             for run, (scenario, cascade) in list(active.items()):
                 if cascade.absorb([_release(reply, run) for reply in replies]):
                     del active[run]
                     self._serve(scenario, served(cascade.projection(), scenario,
                                                  self.ctx.partitions, started, versions))
             number += 1
+            if pace is not None and active:
+                pause = idle_after(answering + time.perf_counter() - summing, pace)
+                await asyncio.sleep(pause)
+                waited += pause
         return time.perf_counter() - began - waited
 
     async def _round(self, request: StepRequest) -> tuple[list[StepReply], float]:
