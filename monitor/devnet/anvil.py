@@ -104,16 +104,31 @@ class AnvilProcess:
         it is already gone), remove its state cache, close its log."""
         if self.process is not None:
             _signal_group(self.process.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout)
-            _signal_group(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout)
+            if not self._group_gone(timeout):
+                _signal_group(self.process.pid, signal.SIGKILL)
+                self._group_gone(timeout)
         if self.states is not None:
             shutil.rmtree(self.states, ignore_errors=True)
             self.states = None
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+    def _group_gone(self, timeout: float) -> bool:
+        """Wait until no process of anvil's group is left (True) or `timeout` passes (False);
+        the wrapper is reaped here, the binary it orphaned by init."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            self.process.poll()
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
 
 
 def _signal_group(group: int, signum: signal.Signals) -> None:
