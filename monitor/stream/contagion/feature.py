@@ -17,8 +17,9 @@ Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): t
 follow the cascade projection they depend on at the urgent share, the stress shocks follow any
 price move or projection at the recompute share, each of their rounds waiting while a trigger
 pass runs and followed by a pause that keeps the pass itself within that share (a price move's
-partials and merges run in the pauses). A pass awaits the other workers, not the loop, and yields between the partitions it
-answers itself, so the single-asset path runs between its steps. A round not answered by every
+partials and merges run in the pauses). A pass awaits the other workers, not the loop, and
+yields between the partitions it answers itself, so the single-asset path runs between its
+steps. A round not answered by every
 partition within `[contagion] timeout` (a rebalance: no owner, or one that lost the batch's
 steps; or a stress batch kept waiting that long, which its steps forget) fails the pass, which
 asks for another RETRY_S later.
