@@ -39,7 +39,8 @@ from monitor.run.broker import EmbeddedBroker
 from monitor.stream.contagion.scenarios import Scenario, contagion_model, stress_scenario
 from monitor.stream.context import partition_of
 from monitor.stream.depth.observed import ObservedDepth
-from monitor.stream.positions.stored import stored_position, stored_value
+from monitor.stream.positions.decoded import Decoded
+from monitor.stream.positions.stored import stored_value
 from monitor.stream.worker import start_worker_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,10 +63,11 @@ def in_process(snapshots: list[dict[str, Any]], prices: dict[str, float], settin
              for k in range(PARTITIONS)]
     books = [PositionBook.from_positions(part) for part in parts]
     stored = {s["position_id"]: stored_value(s) for s in snapshots}
+    decoded = Decoded()
 
     def find(position_id: str) -> Position | None:
         """A position decoded from its stored bytes, as the worker's table lookup does."""
-        return stored_position(stored.get(position_id))
+        return decoded.position(position_id, stored.get(position_id))
     scenarios = [Scenario("WETH:down", "trigger", "down", "WETH", trigger)]
     scenarios += [s for shock in settings.contagion.stress
                   if (s := stress_scenario(shock, prices)) is not None]

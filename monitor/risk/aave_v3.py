@@ -114,6 +114,8 @@ def crossing_price(position: LendingPosition, asset: str, prices: Mapping[str, f
 class AaveV3Arithmetic:
     """Aave V3's valuation for the arithmetic registry (monitor.risk.arithmetic)."""
 
+    generic_distance = 1e-3  # its flooring of each leg: under 1.4e-4 (monitor.risk.valuation)
+
     def applies(self, position: LendingPosition) -> bool:
         """Every leg carries its raw amount and decimals."""
         return is_exact(position)

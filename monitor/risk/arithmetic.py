@@ -13,9 +13,14 @@ from monitor.risk.morpho_blue import ARITHMETIC as MORPHO_BLUE
 from monitor.risk.morpho_blue import PROTOCOL as MORPHO_BLUE_PROTOCOL
 from monitor.risk.positions import LendingPosition
 
+GENERIC_ROUNDING: Final = 1e-9  # the generic formula against itself summed in another order
+
 
 class ExactArithmetic(Protocol):
-    """A protocol's own valuation of the positions it can value exactly."""
+    """A protocol's own valuation of the positions it can value exactly; `generic_distance`
+    bounds how far (relative) its health factor lies from the generic formula's."""
+
+    generic_distance: float
 
     def applies(self, position: LendingPosition) -> bool:
         """True when the position carries what the exact arithmetic needs (raw amounts...)."""
@@ -46,3 +51,10 @@ def exact_arithmetic(position: LendingPosition) -> ExactArithmetic | None:
     """The protocol arithmetic that values this position exactly, if any applies."""
     arithmetic = ARITHMETIC.get(position.protocol)
     return arithmetic if arithmetic is not None and arithmetic.applies(position) else None
+
+
+def generic_distance(protocol: str) -> float:
+    """How far (relative) a position's exact health factor may lie from its generic one: the
+    band around 1 where only the exact one decides whether it is liquidatable."""
+    arithmetic = ARITHMETIC.get(protocol)
+    return GENERIC_ROUNDING if arithmetic is None else arithmetic.generic_distance

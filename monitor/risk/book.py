@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
@@ -35,9 +35,9 @@ from monitor.risk.flow_kernels import liquidation_flows
 from monitor.risk.legs import GROWTH, LegArena, LegValues, by_count, distinct_pairs
 from monitor.risk.level_kernels import (
     CHUNK,
+    HealthTerms,
     LendingKernel,
     collateral_values,
-    health_factors,
     perp_levels,
 )
 from monitor.risk.positions import PerpPosition, Position
@@ -114,6 +114,7 @@ class PositionBook:
         self._start = np.zeros(cap, dtype=np.int64)  # first leg in the arena
         self._count = np.zeros(cap, dtype=np.int32)  # legs
         self._legs = LegArena(cap * self._width)
+        self.revision = 0  # counts changes: what a caller derived from the rows is stale after
 
     @classmethod
     def from_positions(cls, positions: Iterable[Position]) -> PositionBook:
@@ -164,6 +165,11 @@ class PositionBook:
         """Position ids in row order (the order of health_factors)."""
         return self._ids[: self._n].copy()
 
+    def by_protocol(self, value: Callable[[str], float]) -> FloatArray:
+        """Each row's `value` of its protocol's name, in ids() order."""
+        codes = np.array([value(name) for name in self._protocol_names] or [0.0])
+        return codes.take(self._protocol[: self._n])
+
     def rows_of(self, ids: Iterable[str]) -> npt.NDArray[np.intp]:
         """The rows of the held positions among `ids`."""
         found = [row for pid in ids if (row := self._row.get(pid)) is not None]
@@ -175,7 +181,7 @@ class PositionBook:
         flow_kernels: the legs' USD prices)."""
         flows = liquidation_flows(self._legs, self._start[rows], self._count[rows],
                                   self._perp[rows], self._close[rows],
-                                  self._price_table(prices), len(self._asset_names))
+                                  self.price_table(prices), len(self._asset_names))
         protocols = self._protocol[rows]
         shortfall = np.maximum(flows.debt - self._recovery[rows] * flows.collateral, 0.0)
         return Liquidations(
@@ -258,6 +264,7 @@ class PositionBook:
 
     def upsert(self, position: Position) -> None:
         """Add the position, or replace the one with its id (amortised O(1))."""
+        self.revision += 1
         pid = position.position_id
         legs = self._legs_of(position)
         row = self._row.get(pid)
@@ -304,6 +311,7 @@ class PositionBook:
 
     def _append(self, new: list[Position]) -> None:
         """Lay out positions with ids not yet held after the last row."""
+        self.revision += 1
         legs: list[LegValues] = []
         sizes: list[int] = []
         for position in new:
@@ -401,6 +409,7 @@ class PositionBook:
         row = self._row.pop(position_id, None)
         if row is None:
             return False
+        self.revision += 1
         self._own_ids()
         self._unlink(row)
         self._legs.release(int(self._count[row]))
@@ -419,24 +428,28 @@ class PositionBook:
         self._n = last
         return True
 
-    def _price_table(self, prices: Mapping[str, float]) -> FloatArray:
+    def price_table(self, prices: Mapping[str, float]) -> FloatArray:
         """Price by asset code (nan when unknown), plus a trailing 0.0 that the empty code
         (-1) reads."""
         return np.array([*(prices.get(name, math.nan) for name in self._asset_names), 0.0])
 
+    def health_terms(self) -> HealthTerms:
+        """Every row's legs gathered for health factors at many price vectors (valid until
+        `revision` changes)."""
+        n = self._n
+        return HealthTerms(self._legs, self._start[:n], self._count[:n], self._perp[:n])
+
     def health_factors(self, prices: Mapping[str, float]) -> FloatArray:
         """Generic health factor of every row, in ids() order (inf without debt, nan with a
         price missing)."""
-        n = self._n
-        return health_factors(self._legs, self._start[:n], self._count[:n], self._perp[:n],
-                              self._price_table(prices))
+        return self.health_terms().factors(self.price_table(prices))
 
     def collateral_values(self, prices: Mapping[str, float]) -> FloatArray:
         """Generic collateral USD of every row, in ids() order (nan with a price missing, inf
         for a perp), to filter on before decoding positions one by one."""
         n = self._n
         return collateral_values(self._legs, self._start[:n], self._count[:n], self._perp[:n],
-                                 self._price_table(prices))
+                                 self.price_table(prices))
 
     def _moved_bits(self, code: int, index: AssetIndex, table: FloatArray) -> int:
         """Asset bits of the assets sharing a position with `code` whose price differs from
@@ -487,7 +500,7 @@ class PositionBook:
     def liquidation_prices(self, asset: str, prices: Mapping[str, float]) -> BookLevels:
         """The liquidation through `asset` (other prices fixed) of every position holding it,
         in one vectorised pass; positions lacking another asset's price get none."""
-        table = self._price_table(prices)
+        table = self.price_table(prices)
         code = self._asset_code.get(asset)
         index = AssetIndex(0) if code is None else self._indexes[code]
         if code is not None:

@@ -15,31 +15,32 @@ in which nothing falls here also carries the bad debt of every position gone so 
 round's prices: in the round where nothing falls anywhere those are the terminal prices.
 
 BookStep decides with the generic health factor of every row in one vectorised pass: rows
-below 1 − PREFILTER fall, rows at or above 1 + PREFILTER stand, and only the rows between (or
-lacking a price) get the scalar, exact health factor; the fallen rows are liquidated in one
-vectorised pass (monitor.risk.flow_kernels, the same sums in the same leg order). It equals the
-scalar step whenever every position's exact health factor lies within PREFILTER (relative) of
-its generic one across 1: generic positions and perps are decided by the same formula bit for
-bit; Aave V3's integer arithmetic differs from the generic formula by under 1.4e-4 relative; a
-Morpho market's by its floors plus its oracle's distance from the ratio of its legs' USD prices
-(8e-11 on the devnet).
+below 1 − d fall, rows at or above 1 + d stand, d the row's protocol's generic_distance (monitor.
+risk.arithmetic), and only the rows between (or lacking a price) get the scalar, exact health
+factor; the fallen rows are liquidated in one vectorised pass (monitor.risk.flow_kernels, the
+same sums in the same leg order). It equals the scalar step whenever every position's exact
+health factor lies within d (relative) of its generic one across 1: generic positions and perps
+are decided by the same formula, summed in another order (d = 1e-9); Aave V3's integer
+arithmetic differs from the generic formula by under 1.4e-4 relative (d = 1e-3); a Morpho
+market's by its floors plus its oracle's distance from the ratio of its legs' USD prices (8e-11
+on the devnet; d = 1e-3).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from monitor.risk.arithmetic import generic_distance
 from monitor.risk.book import PositionBook
+from monitor.risk.level_kernels import HealthTerms
 from monitor.risk.market_prices import MarketPairs, follow_pairs, market_pairs
 from monitor.risk.positions import LendingPosition, MissingPrice, PerpPosition, Position
 from monitor.risk.recovery import recovery
 from monitor.risk.valuation import health_factor, position_values
-
-PREFILTER: Final = 1e-3  # generic health factors below 1 + PREFILTER get the exact check
 
 
 @dataclass
@@ -118,11 +119,10 @@ def falls(position: Position, prices: Mapping[str, float]) -> bool:
 
 class _Rounds:
     """What a step keeps between rounds: the market price keys its positions were quoted at,
-    the ids it liquidated, and how many rounds it answered."""
+    and how many rounds it answered."""
 
     def __init__(self, pairs: MarketPairs) -> None:
         self.pairs = pairs
-        self.gone_ids: set[str] = set()
         self.rounds = 0
 
     def _open(self, start: Mapping[str, float], prices: Mapping[str, float]
@@ -142,6 +142,7 @@ class PositionsStep(_Rounds):
         self.positions = list(positions)
         super().__init__(market_pairs(self.positions))
         self.gone: list[Position] = []
+        self.gone_ids: set[str] = set()
 
     def release(self, start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
         """Liquidate what falls at `prices`."""
@@ -161,37 +162,56 @@ class PositionsStep(_Rounds):
 
 
 class BookStep(_Rounds):
-    """The step over a columnar book: vectorised generic decisions outside 1 ± prefilter, the
-    exact check inside on the positions `find` decodes (the book holds arrays only), vectorised
-    liquidations; `pairs` are the market price keys its positions were quoted at."""
+    """The step over a columnar book: vectorised generic decisions outside each protocol's
+    band around 1, the exact check inside on the positions `find` decodes (the book holds
+    arrays only), vectorised liquidations;
+    `pairs` are the market price keys its positions were quoted at."""
 
     def __init__(self, book: PositionBook, find: Callable[[str], Position | None],
-                 pairs: MarketPairs, prefilter: float = PREFILTER) -> None:
+                 pairs: MarketPairs) -> None:
         super().__init__(pairs)
-        self.book, self.find, self.prefilter = book, find, prefilter
+        self.book, self.find = book, find
         self.gone: list[str] = []
+        self._revision = -1  # the book revision the row caches below were made at
+        self._ids: list[str] = []
+        self._terms: HealthTerms | None = None
+        self._band = np.zeros(0)
+        self._alive = np.zeros(0, dtype=np.bool_)
+
+    def _sync(self) -> HealthTerms:
+        """The row caches, remade when the book changed since the last round."""
+        if self._terms is None or self._revision != self.book.revision:
+            self._revision = self.book.revision
+            self._ids = self.book.ids().tolist()
+            self._terms = self.book.health_terms()
+            self._band = self.book.by_protocol(generic_distance)
+            self._alive = np.ones(len(self._ids), dtype=np.bool_)
+            self._alive[self.book.rows_of(self.gone)] = False
+        return self._terms
+
+    def _falls(self, row: int, prices: Mapping[str, float]) -> bool:
+        """The exact check of one row near 1."""
+        position = self.find(self._ids[row])
+        return position is not None and falls(position, prices)
 
     def release(self, start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
         """Liquidate what falls at `prices`."""
         current, release = self._open(start, prices)
-        hf = self.book.health_factors(prices)
+        hf = self._sync().factors(self.book.price_table(prices))
         with np.errstate(invalid="ignore"):
-            sure = hf < 1.0 - self.prefilter
-            near = ~(hf >= 1.0 + self.prefilter) & ~sure  # nan (a price missing) included
-        ids, gone = self.book.ids().tolist(), self.gone_ids
-        rows = [row for row in np.flatnonzero(sure).tolist() if ids[row] not in gone]
-        near_rows = [row for row in np.flatnonzero(near).tolist() if ids[row] not in gone]
-        rows += [row for row in near_rows
-                 if (position := self.find(ids[row])) is not None and falls(position, current)]
+            low = hf < 1.0 - self._band
+            near = ~(hf >= 1.0 + self._band) & ~low & self._alive  # nan (a price missing) too
+        rows = np.flatnonzero(low & self._alive).tolist()
+        rows += [row for row in np.flatnonzero(near).tolist() if self._falls(row, current)]
         if not rows:
-            found = self.book.liquidations(self.book.rows_of(self.gone), current)
+            found = self.book.liquidations(np.flatnonzero(~self._alive), current)
             release.bad_debt_by_protocol = found.shortfall_by_protocol
             return release
         falling = np.array(rows, dtype=np.intp)
         flows = self.book.liquidations(falling, current)
         release.sold, release.usd_by_protocol = flows.sold, flows.usd_by_protocol
         release.liquidated = falling.size
-        fallen = [ids[row] for row in rows]
+        self._alive[falling] = False
+        fallen = [self._ids[row] for row in rows]
         self.gone.extend(fallen)
-        gone.update(fallen)
         return release

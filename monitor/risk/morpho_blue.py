@@ -189,6 +189,8 @@ def crossing_price(position: LendingPosition, asset: str, prices: Mapping[str, f
 class MorphoBlueArithmetic:
     """Morpho Blue's valuation for the arithmetic registry (monitor.risk.arithmetic)."""
 
+    generic_distance = 1e-3  # floors, plus the oracle's distance from the legs' price ratio
+
     def applies(self, position: LendingPosition) -> bool:
         """One exact collateral and debt leg, and the market price to value them at."""
         return is_exact(position)

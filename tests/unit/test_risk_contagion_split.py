@@ -115,3 +115,30 @@ def test_the_exact_check_liquidates_what_the_generic_formula_calls_safe() -> Non
     whole = project_contagion([position], "WETH", prices, 2400.0, model)
     assert whole.direct_usd_by_protocol.keys() == {"aave-v3"}
     assert_equal(split_projection([position], 2, "WETH", prices, 2400.0, model), whole)
+
+
+def test_a_book_changed_between_rounds_is_read_afresh() -> None:
+    # the stream's book takes snapshots while a pass yields between rounds: a step must read
+    # the changed rows (a removal moves the last row) and never liquidate a position twice
+    positions, prices = contagion_market.positions(400, 1)
+    model = contagion_market.model(positions, prices)
+    book = PositionBook.from_positions(positions)
+    found = {p.position_id: p for p in positions}
+    step = BookStep(book, found.get, market_pairs(positions))
+    cascade = JointCascade("WETH", prices, prices["WETH"] * 0.8, model)
+    cascade.absorb([step.release(cascade.start, cascade.prices)])
+    first = set(step.gone)
+    assert first
+    survivors = [p for p in positions if p.position_id not in first]
+    for position in survivors[:20]:
+        book.remove(position.position_id)
+        del found[position.position_id]
+    reference = BookStep(PositionBook.from_positions(
+        [p for p in positions if p.position_id in found]), found.get, market_pairs(positions))
+    reference.release(cascade.start, cascade.shocked)  # the same first round, then the same
+    assert set(reference.gone) == first
+    later = step.release(cascade.start, cascade.prices)
+    again = reference.release(cascade.start, cascade.prices)
+    assert set(step.gone) == set(reference.gone) and not first & set(step.gone[len(first):])
+    assert later.liquidated == again.liquidated
+    assert same_map(later.usd_by_protocol, again.usd_by_protocol)

@@ -39,6 +39,7 @@ from monitor.stream.context import Context
 from monitor.stream.partials import ClusterPartial
 from monitor.stream.positions.books import Books
 from monitor.stream.positions.changelog import BatchedWrites, TableWriter
+from monitor.stream.positions.decoded import Decoded
 from monitor.stream.positions.placement import Placement, pack
 from monitor.stream.positions.stored import stored_position, stored_value, stored_version
 from monitor.stream.positions.views import register_views
@@ -67,6 +68,7 @@ class Positions:
         self.placed = ctx.topic(ctx.internal(PLACED))
         self.table = ctx.table("position-snapshots", raw_values=True)  # see stored.py
         self.books = Books()
+        self.decoded = Decoded()
         self.applied: Announcer[int] = Announcer()  # a partition's book took new snapshots
         self.forward: Forward = self._send_placed
         self.writes: TableWriter = BatchedWrites(ctx.app, self.table)
@@ -165,7 +167,7 @@ class Positions:
 
     def find(self, position_id: str) -> Position | None:
         """The open position with this id in the local snapshot table (decoded on demand)."""
-        return stored_position(self.table.get(position_id))
+        return self.decoded.position(position_id, self.table.get(position_id))
 
     def stored(self) -> Iterator[tuple[int, Position]]:
         """(partition, position) for every open position in the local snapshot table."""
