@@ -21,10 +21,12 @@ def liquidatable_by_move(clusters: ClusterMap, price: float) -> dict[str, dict[s
 
 @dataclass
 class AssetPartials:
-    """One asset's partials by positions partition, and their merge (cached)."""
+    """One asset's partials by positions partition, their merge (cached), and the board's
+    change count at the last partial stored (what an answer made from them is keyed by)."""
 
     partials: dict[int, ClusterPartial] = field(default_factory=dict)
     merged: ClusterMap | None = None
+    revision: int = 0
 
     def updated_at(self) -> float:
         """When the newest partial was built (epoch seconds)."""
@@ -43,9 +45,11 @@ class AssetPartials:
 
 @dataclass
 class ClusterBoard:
-    """Partials and merged cluster maps, keyed by asset."""
+    """Partials and merged cluster maps, keyed by asset; `changes` counts the partials stored
+    (never reset, so no two states of an entry share a revision)."""
 
     assets: dict[str, AssetPartials] = field(default_factory=dict)
+    changes: int = 0
 
     def put(self, partial: ClusterPartial) -> bool:
         """Store a partial unless an equally new or newer one is held; True when stored."""
@@ -55,6 +59,8 @@ class ClusterBoard:
             return False
         entry.partials[partial.partition] = partial
         entry.merged = None
+        self.changes += 1
+        entry.revision = self.changes
         return True
 
     def merged(self, asset: str) -> ClusterMap | None:

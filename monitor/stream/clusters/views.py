@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 def register_views(ctx: Context, clusters: Clusters) -> None:
     """Add GET /clusters/{asset}/."""
+    rendered: dict[tuple[str, str | None], tuple[tuple[int, float | None], bytes]] = {}
 
     @ctx.app.page("/clusters/{asset}/")
     async def levels(view: View, request: Request, asset: str) -> Response:
@@ -34,12 +35,17 @@ def register_views(ctx: Context, clusters: Clusters) -> None:
             if merged is None or entry is None:
                 return error(view, 404, f"no clusters for asset {asset!r}")
             price = clusters.prices.values.get(asset)
+            made = rendered.get((asset, side))
+            if made is not None and made[0] == (entry.revision, price):
+                return view.bytes(made[1], content_type="application/json")
             within = liquidatable_by_move(merged, price) if price is not None else None
-            return answer(view, {
+            response = answer(view, {
                 "asset": asset, "price": price, "updated_at": entry.updated_at(),
                 "grid_step": ctx.settings.grid_step,
                 "price_versions": {a: list(v) for a, v in entry.price_versions().items()},
                 "levels": [lvl.to_dict() for lvl in merged.levels if side in (None, lvl.side)],
                 "liquidatable_within_usd": within, "labels": LABELS})
+            rendered[asset, side] = (entry.revision, price), response.body
+            return response
 
         return await routed(ctx, view, request, clusters.table, asset, local)
