@@ -16,6 +16,7 @@ from yarl import URL
 from monitor.config import load_settings
 from monitor.stream.app import Stream, build_stream
 from monitor.stream.clusters import views
+from monitor.stream.clusters.board import liquidatable_by_move
 from monitor.stream.partials import ClusterPartial
 from monitor.wire import PriceUpdate
 from tests.unit.test_map import PRICE, on_grid
@@ -51,9 +52,11 @@ def put(stream: Stream, built_at: float, usd: float) -> None:
 async def test_an_answer_is_built_once_per_state_of_partials_and_price(
         stream: Stream, client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[Any] = []
-    measure = views.liquidatable_by_move
-    monkeypatch.setattr(views, "liquidatable_by_move",
-                        lambda *args: built.append(args) or measure(*args))
+
+    def counted(*args: Any) -> Any:
+        built.append(args)
+        return liquidatable_by_move(*args)
+    monkeypatch.setattr(views, "liquidatable_by_move", counted)
     assert (await client.get("/clusters/WETH/")).status == 404
     put(stream, 1.0, 1e6)
     first = [await (await client.get("/clusters/WETH/")).json() for _ in range(3)]
