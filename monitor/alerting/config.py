@@ -150,12 +150,8 @@ def _entry(section: str, name: str, raw: object, keys: set[str],
     return key, table, str(kind)
 
 
-def _rule(name: str, raw: object) -> RuleConfig | None:
-    """Parse [alerts.rules.NAME] (None when disabled)."""
-    entry = _entry("rules", name, raw, RULE_KEYS, RULE_KINDS)
-    if entry is None:
-        return None
-    key, table, kind = entry
+def _rule(name: str, key: str, table: dict[str, Any], kind: str) -> RuleConfig:
+    """Parse [alerts.rules.NAME] (`key`), an enabled rule of `kind`."""
     defaults = RuleConfig(name, kind)
     severity = table.get("severity", defaults.severity)
     if severity not in SEVERITIES:
@@ -178,12 +174,8 @@ def _rule(name: str, raw: object) -> RuleConfig | None:
         sides=_words(table.get("sides", ["down", "up"]), f"{key}.sides", ("down", "up")))
 
 
-def _receiver(name: str, raw: object) -> ReceiverConfig | None:
-    """Parse [alerts.receivers.NAME] (None when disabled)."""
-    entry = _entry("receivers", name, raw, RECEIVER_KEYS, RECEIVER_KINDS)
-    if entry is None:
-        return None
-    key, table, kind = entry
+def _receiver(name: str, key: str, table: dict[str, Any], kind: str) -> ReceiverConfig:
+    """Parse [alerts.receivers.NAME] (`key`), an enabled receiver of `kind`."""
     defaults = ReceiverConfig(name, kind)
     schedule = table.get("retry_schedule", list(defaults.retry_schedule))
     if not isinstance(schedule, list) or not schedule:
@@ -226,10 +218,11 @@ def parse_alerting(raw: object) -> AlertingConfig:
         for name in toml_table(table.get(section, {}), f"alerts.{section}"):
             if not NAME_RE.match(name):
                 raise ConfigError(f"alerts.{section}.{name}: names are 1-64 of [A-Za-z0-9_-]")
-    rules = {n: rule for n, raw_ in table.get("rules", {}).items()
-             if (rule := _rule(n, raw_)) is not None}
-    receivers = {n: receiver for n, raw_ in table.get("receivers", {}).items()
-                 if (receiver := _receiver(n, raw_)) is not None}
+    rules = {n: _rule(n, *entry) for n, raw_ in table.get("rules", {}).items()
+             if (entry := _entry("rules", n, raw_, RULE_KEYS, RULE_KINDS)) is not None}
+    receivers = {n: _receiver(n, *entry) for n, raw_ in table.get("receivers", {}).items()
+                 if (entry := _entry("receivers", n, raw_, RECEIVER_KEYS, RECEIVER_KINDS))
+                 is not None}
     return AlertingConfig(rules, receivers,
                           toml_number(table.get("retention", 3600.0), "alerts.retention"))
 
