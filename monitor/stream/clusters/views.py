@@ -43,7 +43,8 @@ def register_views(ctx: Context, clusters: Clusters) -> None:
                 "asset": asset, "price": price, "updated_at": entry.updated_at(),
                 "grid_step": ctx.settings.grid_step,
                 "price_versions": {a: list(v) for a, v in entry.price_versions().items()},
-                "levels": [lvl.to_dict() for lvl in merged.levels if side in (None, lvl.side)],
+                # orjson writes a ClusterLevel dataclass as ClusterLevel.to_dict() would, in C
+                "levels": [lvl for lvl in merged.levels if side in (None, lvl.side)],
                 "liquidatable_within_usd": within, "labels": LABELS})
             rendered[asset, side] = (entry.revision, price), response.body
             return response

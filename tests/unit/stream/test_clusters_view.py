@@ -69,3 +69,12 @@ async def test_an_answer_is_built_once_per_state_of_partials_and_price(
     assert moved["price"] == PRICE * 1.01 and len(built) == 3
     short = await (await client.get("/clusters/WETH/?side=short")).json()
     assert short["levels"] == [] and len(built) == 4  # each filter is its own answer
+
+
+async def test_the_served_levels_are_each_levels_json_form(stream: Stream,
+                                                           client: Client) -> None:
+    levels = on_grid([("long", PRICE * 0.97, 1e6, "aave-v3"), ("short", PRICE * 1.02, 2e6, "b"),
+                      ("long", PRICE * 0.9, 5e5, "spark")])
+    stream.clusters.board.put(ClusterPartial("WETH", 0, 1.0, levels))
+    body = await (await client.get("/clusters/WETH/")).json()
+    assert body["levels"] == [level.to_dict() for level in levels.levels]
