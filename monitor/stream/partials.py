@@ -29,8 +29,7 @@ class ClusterPartial:
                              "built_at": self.built_at,
                              "price_versions": {a: list(v)
                                                 for a, v in self.price_versions.items()},
-                             "clusters": self.clusters.to_columns()},
-                            option=orjson.OPT_SERIALIZE_NUMPY)
+                             "clusters": self.clusters.to_columns()})
 
     @classmethod
     def from_bytes(cls, raw: bytes | None) -> ClusterPartial:

@@ -89,3 +89,26 @@ def test_malformed_maps_are_refused() -> None:
         merge_clusters([])
     with pytest.raises(ValueError, match="differs"):
         merge_clusters([ClusterMap("ETH", ClusterGrid()), ClusterMap("BTC", ClusterGrid())])
+
+
+@settings(max_examples=25, deadline=None)
+@given(positions(max_size=30), prices())
+def test_the_packed_columns_read_back_as_the_map_and_as_json_arrays(generated: list[Position],
+                                                                    quotes: dict[str, float]
+                                                                    ) -> None:
+    clusters = PositionBook.from_positions(generated).clusters(ASSETS[0], quotes)
+    packed = orjson.loads(orjson.dumps(clusters.to_columns()))
+    back = ClusterMap.from_columns(packed)
+    assert back.to_dict() == clusters.to_dict()
+    arrays = {key: getattr(clusters, key).reshape(-1).tolist()  # the earlier JSON form
+              for key in ("bucket", "side", "quantity", "value_usd", "debt_usd",
+                          "equity_base_usd", "net_units", "positions", "by_protocol")}
+    assert ClusterMap.from_columns({**packed, **arrays}).to_dict() == clusters.to_dict()
+
+
+def test_malformed_packed_columns_are_refused() -> None:
+    packed = PositionBook.from_positions([perp("a", 2.0, 90.0)]).clusters("ETH", {}).to_columns()
+    for key, broken in (("quantity", "not base64!"), ("quantity", packed["quantity"][:-4]),
+                        ("side", packed["bucket"]), ("value_usd", "AAAAAAAA+H8=")):  # NaN
+        with pytest.raises(ValueError):
+            ClusterMap.from_columns({**packed, key: broken})
