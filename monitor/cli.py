@@ -23,8 +23,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Assemble the top-level parser from every command module."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Assemble the top-level parser from the command modules: only the one of the first
+    command `argv` names, if it names one (a worker's start then does not import the devnet's
+    web3, seconds of it), else every one (for the help)."""
+    named = next((c for arg in argv or () for c in COMMANDS if arg == c[0]), None)
     parser = argparse.ArgumentParser(
         prog="monitor",
         description="Streaming monitor of liquidation clusters and cascades.",
@@ -32,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for _name, module_name in COMMANDS:
+    for _name, module_name in COMMANDS if named is None else (named,):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -45,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),

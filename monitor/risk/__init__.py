@@ -38,6 +38,7 @@ from monitor.risk.positions import (
     PerpPosition,
     Position,
     from_snapshot,
+    from_valid_snapshot,
     to_snapshot,
 )
 from monitor.risk.sides import CASCADE_SIDES, LEVEL_SIDE, SIDES, CascadeSide, Side
@@ -89,6 +90,7 @@ __all__ = [
     "build_clusters",
     "find_cascade_trigger",
     "from_snapshot",
+    "from_valid_snapshot",
     "health_factor",
     "liquidatable_within",
     "liquidation_price",

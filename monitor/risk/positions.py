@@ -283,6 +283,42 @@ def from_snapshot(snapshot: Mapping[str, Any]) -> Position:
         **common)
 
 
+def _valid_amount(leg: Mapping[str, Any]) -> tuple[float, int | None, int | None]:
+    """_amount of a leg from_snapshot accepted: a plain float without decimals is itself."""
+    value = leg["amount"]
+    if type(value) is float and leg.get("decimals") is None:
+        return value, None, None
+    return _amount(leg, "")
+
+
+def from_valid_snapshot(snapshot: Mapping[str, Any]) -> Position:
+    """The position of a snapshot from_snapshot has accepted before (a stored table value),
+    built without checking it again: a recovery decodes a million of them. It equals
+    from_snapshot's position (tests/unit/test_risk_positions.py holds the two together)."""
+    major, minor = snapshot["version"]
+    common = (snapshot["position_id"], snapshot["protocol"], snapshot["account"])
+    rest = {"version": (major, minor), "timestamp": float(snapshot.get("timestamp", 0.0)),
+            "closed": snapshot.get("closed", False), "chain_id": snapshot.get("chain_id")}
+    if snapshot["kind"] == "perp":
+        return PerpPosition(*common, snapshot["asset"], float(snapshot["size"]),
+                            float(snapshot["entry_price"]), float(snapshot["margin"]),
+                            float(snapshot["maintenance_margin_ratio"]),
+                            market=snapshot.get("market"), **rest)
+    collateral = []
+    for leg in snapshot["collateral"]:
+        amount, raw, decimals = _valid_amount(leg)
+        collateral.append(CollateralLeg(leg["asset"], amount,
+                                        float(leg["liquidation_threshold"]),
+                                        float(leg.get("liquidation_bonus", 0.0)), raw, decimals))
+    debt = []
+    for leg in snapshot["debt"]:
+        amount, raw, decimals = _valid_amount(leg)
+        debt.append(DebtLeg(leg["asset"], amount, raw, decimals))
+    return LendingPosition(*common, tuple(collateral), tuple(debt),
+                           float(snapshot.get("close_factor", 1.0)),
+                           market_price=snapshot.get("market_price"), **rest)
+
+
 def decimal_text(amount_raw: int, decimals: int) -> str:
     """An integer amount in base units as an exact decimal string ('1.5', '42')."""
     whole, frac = divmod(amount_raw, 10**decimals)

@@ -6,10 +6,19 @@ import math
 import re
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from monitor.risk import InvalidPosition, LendingPosition, PerpPosition, from_snapshot, to_snapshot
+from monitor.risk import (
+    InvalidPosition,
+    LendingPosition,
+    PerpPosition,
+    from_snapshot,
+    from_valid_snapshot,
+    to_snapshot,
+)
 from tests.unit.risk_strategies import positions
 
 
@@ -108,3 +117,44 @@ def test_a_non_object_is_invalid() -> None:
 def test_round_trip(generated: list[Any]) -> None:
     for position in generated:
         assert from_snapshot(to_snapshot(position)) == position
+
+
+def same_position(snapshot: dict[str, Any]) -> None:
+    """from_valid_snapshot builds what from_snapshot does, field types included (repr tells
+    1 from 1.0), from the snapshot as the table stores it."""
+    stored = orjson.loads(orjson.dumps(snapshot))
+    checked, trusted = from_snapshot(stored), from_valid_snapshot(stored)
+    assert trusted == checked and repr(trusted) == repr(checked)
+
+
+@pytest.mark.parametrize("snapshot", [
+    lending_snapshot(),
+    perp_snapshot(),
+    perp_snapshot(size=-2, entry_price=3000, margin=600, chain_id=42161, timestamp=5),
+    {k: v for k, v in perp_snapshot().items() if k != "market"},
+    lending_snapshot(collateral=[{"asset": "WETH", "amount": "1.000000000000000001",
+                                  "decimals": 18, "liquidation_threshold": 0.825}],
+                     debt=[{"asset": "USDC", "amount": "1500.25", "decimals": 6},
+                           {"asset": "DAI", "amount": 7, "decimals": 18},
+                           {"asset": "USDT", "amount": 2.5, "decimals": 6},
+                           {"asset": "LUSD", "amount": 3}]),
+    lending_snapshot(collateral=[{"asset": "WETH", "amount": 1, "liquidation_threshold": 1,
+                                  "liquidation_bonus": 0}], debt=[], close_factor=1,
+                     market_price="morpho:0xm", chain_id=1),
+    {k: v for k, v in lending_snapshot().items() if k not in ("close_factor", "timestamp",
+                                                              "closed")},
+])
+def test_a_valid_snapshot_builds_without_checks_what_from_snapshot_builds(
+        snapshot: dict[str, Any]) -> None:
+    same_position(snapshot)
+
+
+@settings(max_examples=60, deadline=None)
+@given(positions(max_size=5), st.sampled_from([None, 1, 8453]))
+def test_generated_valid_snapshots_build_what_from_snapshot_builds(
+        generated: list[Any], chain_id: int | None) -> None:
+    for position in generated:
+        snapshot = to_snapshot(position)
+        if chain_id is not None:
+            snapshot["chain_id"] = chain_id
+        same_position(snapshot)

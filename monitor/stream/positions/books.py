@@ -8,7 +8,9 @@ price keys its positions have been quoted at (the joint contagion follows them).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -17,6 +19,20 @@ from monitor.risk.market_prices import MarketPairs, market_pairs
 from monitor.wire import Closed
 
 LOAD_CHUNK: Final = 10_000  # recovered positions decoded before they go into a book
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a while (and back on if it was on): a
+    recovery creates a million positions' objects, none in a cycle, and each of them would
+    bring the next full collection, a scan of the whole heap, nearer."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -63,15 +79,17 @@ class Books:
         previous = self.partitions
         self.partitions = {p: PartitionBook() for p in owned}
         recovered: dict[int, list[Position]] = {p: [] for p in self.partitions}
-        for partition, position in positions:
-            chunk = recovered.get(partition)
-            if chunk is not None:
-                chunk.append(position)
-                if len(chunk) == LOAD_CHUNK:
-                    self.partitions[partition].load(chunk)
-                    chunk.clear()
+        with collector_paused():
+            for partition, position in positions:
+                chunk = recovered.get(partition)
+                if chunk is not None:
+                    chunk.append(position)
+                    if len(chunk) == LOAD_CHUNK:
+                        self.partitions[partition].load(chunk)
+                        chunk.clear()
+            for partition, book in self.partitions.items():
+                book.load(recovered[partition])
         for partition, book in self.partitions.items():
-            book.load(recovered[partition])
             book.dirty |= book.book.assets()
             if partition in previous:
                 book.published = previous[partition].published

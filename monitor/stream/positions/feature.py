@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections import Counter as Tally
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from typing import Any, Final
 
 import orjson
@@ -37,6 +37,7 @@ from monitor.stream.announce import Announcer
 from monitor.stream.coalesce import Coalescer
 from monitor.stream.context import Context
 from monitor.stream.partials import ClusterPartial
+from monitor.stream.partitioned import partition_values
 from monitor.stream.positions.books import Books
 from monitor.stream.positions.changelog import BatchedWrites, TableWriter
 from monitor.stream.positions.decoded import Decoded
@@ -169,16 +170,18 @@ class Positions:
         """The open position with this id in the local snapshot table (decoded on demand)."""
         return self.decoded.position(position_id, self.table.get(position_id))
 
-    def stored(self) -> Iterator[tuple[int, Position]]:
-        """(partition, position) for every open position in the local snapshot table."""
-        for key, raw in self.table.items():
+    def stored(self, partitions: Collection[int]) -> Iterator[tuple[int, Position]]:
+        """(partition, position) for every open position of `partitions` in the local
+        snapshot table."""
+        for partition, raw in partition_values(self.table, partitions, self.ctx.partition_of):
             position = stored_position(raw)
             if position is not None:
-                yield self.ctx.partition_of(key), position
+                yield partition, position
 
     async def _rebuild(self) -> None:
         """Rebuild the books of the owned partitions from the recovered table."""
-        self.books.rebuild(self.ctx.owned(self.placed.get_topic_name()), self.stored())
+        owned = self.ctx.owned(self.placed.get_topic_name())
+        self.books.rebuild(owned, self.stored(owned))
         log.info("position books rebuilt: %d positions in partitions %s",
                  len(self.books), sorted(self.books.partitions))
         self.publisher.poke()

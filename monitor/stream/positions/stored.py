@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from monitor.risk import Position, from_snapshot
+from monitor.risk import Position, from_valid_snapshot
 from monitor.wire import Version
 
 
@@ -30,8 +30,9 @@ def stored_version(raw: bytes | None) -> Version | None:
 
 
 def stored_position(raw: bytes | None) -> Position | None:
-    """The open position a stored value holds (None for nothing stored or a tombstone)."""
+    """The open position a stored value holds (None for nothing stored or a tombstone); the
+    keeper stored it validated, so it is not checked again."""
     if raw is None:
         return None
     snapshot = orjson.loads(raw)
-    return None if snapshot.get("closed") is True else from_snapshot(snapshot)
+    return None if snapshot.get("closed") is True else from_valid_snapshot(snapshot)
