@@ -115,6 +115,7 @@ class PositionBook:
         self._count = np.zeros(cap, dtype=np.int32)  # legs
         self._legs = LegArena(cap * self._width)
         self.revision = 0  # counts changes: what a caller derived from the rows is stale after
+        self._terms: tuple[int, HealthTerms] | None = None  # made at that revision
 
     @classmethod
     def from_positions(cls, positions: Iterable[Position]) -> PositionBook:
@@ -435,9 +436,12 @@ class PositionBook:
 
     def health_terms(self) -> HealthTerms:
         """Every row's legs gathered for health factors at many price vectors (valid until
-        `revision` changes)."""
-        n = self._n
-        return HealthTerms(self._legs, self._start[:n], self._count[:n], self._perp[:n])
+        `revision` changes; made once per revision: a pass's scenarios all read it)."""
+        if self._terms is None or self._terms[0] != self.revision:
+            n = self._n
+            self._terms = self.revision, HealthTerms(self._legs, self._start[:n],
+                                                     self._count[:n], self._perp[:n])
+        return self._terms[1]
 
     def health_factors(self, prices: Mapping[str, float]) -> FloatArray:
         """Generic health factor of every row, in ids() order (inf without debt, nan with a

@@ -124,7 +124,7 @@ def build_stream(settings: Settings) -> Stream:
     partials = ctx.topic(ctx.internal(CLUSTER_PARTIALS))
     prices = Prices(ctx)
     positions = Positions(ctx, prices, partials)
-    clusters = Clusters(ctx, prices, partials)
+    clusters = Clusters(ctx, prices, partials, positions.published)
     depth = Depth(ctx)
     cascades = Cascades(ctx, prices, clusters, depth)
     alerts = Alerts(ctx, prices, positions, clusters, cascades)

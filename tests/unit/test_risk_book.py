@@ -126,3 +126,23 @@ def test_collateral_values_are_each_lending_positions_leg_sum(generated: list[Po
             assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
         else:
             assert math.isnan(got)
+
+
+@settings(max_examples=40, deadline=None)
+@given(positions(max_size=12), positions(max_size=6), st.lists(st.integers(0, 11)))
+def test_health_factors_follow_every_change_of_the_book(
+        first: list[Position], second: list[Position], removals: list[int]) -> None:
+    book = PositionBook.from_positions(first)
+    held = {p.position_id: p for p in first}
+    book.health_factors(PRICES)  # what it gathered for this revision must not outlive it
+    for position in second:
+        book.upsert(position)
+        held[position.position_id] = position
+    for i in removals:
+        book.remove(f"p{i}")
+        held.pop(f"p{i}", None)
+    hf = dict(zip(book.ids().tolist(), book.health_factors(PRICES).tolist(), strict=True))
+    assert hf.keys() == held.keys()
+    for pid, position in held.items():
+        if not isinstance(position, LendingPosition) or position.protocol != "aave-v3":
+            assert hf[pid] == pytest.approx(health_factor(position, PRICES), rel=1e-12)

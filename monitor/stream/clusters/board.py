@@ -63,6 +63,12 @@ class ClusterBoard:
         entry.revision = self.changes
         return True
 
+    def holds(self, partial: ClusterPartial) -> bool:
+        """Whether the partial held for its asset and partition is this one (built then)."""
+        entry = self.assets.get(partial.asset)
+        held = entry.partials.get(partial.partition) if entry is not None else None
+        return held is not None and held.built_at == partial.built_at
+
     def merged(self, asset: str) -> ClusterMap | None:
         """The asset's clusters over every partition (merged lazily, cached until a change)."""
         entry = self.assets.get(asset)

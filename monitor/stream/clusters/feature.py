@@ -1,6 +1,10 @@
 """The clusters feature: keyed by asset, it keeps every positions partition's latest cluster
 partial in a changelog-backed table (the raw partial bytes, as received) and on its board, and
-announces each asset whose merged clusters changed."""
+announces each asset whose merged clusters changed.
+
+A partial this worker publishes for an asset it owns goes on the board as it is sent, a broker
+round trip and a decode before the agent reads it back; the agent then finds it held and only
+writes it to the table (the durable copy), so a crash in between loses nothing."""
 
 from __future__ import annotations
 
@@ -32,12 +36,14 @@ def partial_key(asset: str, partition: int) -> str:
 class Clusters:
     """The partials agent, the partials table, the board and its change announcements."""
 
-    def __init__(self, ctx: Context, prices: Prices, partials: TopicT) -> None:
+    def __init__(self, ctx: Context, prices: Prices, partials: TopicT,
+                 published: Announcer[ClusterPartial]) -> None:
         self.ctx, self.prices, self.topic = ctx, prices, partials
         self.table = ctx.table("cluster-partials", raw_values=True)
         self.board = ClusterBoard()
         self.changed: Announcer[str] = Announcer()
         input_agent(ctx, partials, name="clusters", label=CLUSTER_PARTIALS, handle=self._merge)
+        published.subscribe(self._published)
         self.table.on_recover(self._rebuild)
         register_views(ctx, self)
 
@@ -55,11 +61,17 @@ class Clusters:
                 and partial.built_at <= time.time() + CLOCK_SKEW_S):
             # a partial from the future would hold its partition's place forever
             raise Rejected("invalid-partial", f"built_at {partial.built_at} is in the future")
-        if not self.board.put(partial):
+        if self.board.put(partial):
+            self.changed.announce(partial.asset)
+        elif not self.board.holds(partial):  # held: put on the board as it was published
             return "stale"
         self.table[partial_key(partial.asset, partial.partition)] = raw
-        self.changed.announce(partial.asset)
         return "applied"
+
+    def _published(self, partial: ClusterPartial) -> None:
+        """A partial this worker just sent: on the board now if its asset is owned here."""
+        if self.owns(partial.asset) and self.board.put(partial):
+            self.changed.announce(partial.asset)
 
     async def _rebuild(self) -> None:
         """Rebuild the board of the owned assets from the recovered partials."""

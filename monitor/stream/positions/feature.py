@@ -71,6 +71,7 @@ class Positions:
         self.books = Books()
         self.decoded = Decoded()
         self.applied: Announcer[int] = Announcer()  # a partition's book took new snapshots
+        self.published: Announcer[ClusterPartial] = Announcer()  # a partial was sent
         self.forward: Forward = self._send_placed
         self.writes: TableWriter = BatchedWrites(ctx.app, self.table)
         self.publisher = Coalescer("partials", self._publish, ctx.metrics,
@@ -203,6 +204,7 @@ class Positions:
             partial = ClusterPartial(asset, partition, time.time(), clusters, used)
             await self.partials.send(key=asset.encode(), value=partial.to_bytes(),
                                      partition=self.ctx.partition_of(asset))
+            self.published.announce(partial)
 
     def _gauges(self) -> Iterator[Metric]:
         """Positions held."""

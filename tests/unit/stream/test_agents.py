@@ -227,3 +227,23 @@ async def test_pool_reserves_are_versioned_validated_and_announced(bench: Harnes
     assert model == ConstantProductDepth(100.0, 0.003)
     assert provenance.source == "observed" and provenance.pools[0].reserves[0] == 100.0
     assert (await bench.dead_letter())["reason"] == "invalid-depth"
+
+
+async def test_a_partial_published_here_is_merged_at_once_and_stored_when_read_back(
+        bench: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    clusters = bench.pipe.stream.clusters
+    monkeypatch.setattr(clusters, "owns", lambda asset: True)
+    changed: list[str] = []
+    clusters.changed.subscribe(changed.append)
+    sent = partial(0, 1.0, (1.0, 2.0))
+    bench.pipe.stream.positions.published.announce(sent)
+    merged = clusters.board.merged("ETH")
+    assert merged is not None and int(merged.positions.sum()) == 2 and changed == ["ETH"]
+    assert "ETH#0" not in clusters.table  # durable only once read back from the topic
+    async with agent(bench.pipe, "clusters").test_context() as merge:
+        await merge.put(sent.to_bytes(), key=b"ETH")
+        await merge.put(partial(0, 0.5, (7.0,)).to_bytes(), key=b"ETH")  # older: stale
+    assert clusters.table["ETH#0"] == sent.to_bytes() and changed == ["ETH"]
+    monkeypatch.setattr(clusters, "owns", lambda asset: False)  # another worker's asset
+    bench.pipe.stream.positions.published.announce(partial(0, 2.0, (5.0,)))
+    assert clusters.board.holds(sent) and changed == ["ETH"]
