@@ -164,8 +164,8 @@ class PositionsStep(_Rounds):
 class BookStep(_Rounds):
     """The step over a columnar book: vectorised generic decisions outside each protocol's
     band around 1, the exact check inside on the positions `find` decodes (the book holds
-    arrays only), vectorised liquidations;
-    `pairs` are the market price keys its positions were quoted at."""
+    arrays only), vectorised liquidations; `pairs` are the market price keys its positions
+    were quoted at."""
 
     def __init__(self, book: PositionBook, find: Callable[[str], Position | None],
                  pairs: MarketPairs) -> None:
