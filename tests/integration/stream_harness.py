@@ -18,6 +18,7 @@ from typing import Any, Final, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import Settings, load_settings
@@ -29,6 +30,7 @@ T = TypeVar("T")
 # the crash scenario's book at which WETH's cascade trigger is significant under the default
 # [cascade] condition (it liquidates $50M, or moves the price 1 % beyond the shock)
 SIGNIFICANT_BOOK: Final = 10_000
+PRODUCE_ATTEMPTS: Final = 20  # deliveries of a record refused with a retriable error
 
 
 @dataclass
@@ -117,18 +119,33 @@ def eventually(check: Callable[[], T], timeout: float = 60.0) -> T:
 
 
 def produce(bootstrap: str, records: Iterable[tuple[str, str | bytes | None, Any]]) -> None:
-    """Send (topic, key, value) with a plain aiokafka producer; dict values become JSON, str
-    keys UTF-8 (bytes and None values go as they are, up to 4 MiB)."""
+    """Send (topic, key, value) with a plain aiokafka producer and wait until every record is
+    delivered, each one refused with a retriable error (Tansu answers NotLeaderForPartition
+    while a topic a worker just created settles) sent again in order; dict values become JSON,
+    str keys UTF-8 (bytes and None values go as they are, up to 4 MiB)."""
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
                                     max_request_size=4 * 2**20)
         await producer.start()
         try:
-            for topic, key, value in records:
-                raw = value if value is None or isinstance(value, bytes) else orjson.dumps(value)
-                await producer.send(topic, key=key.encode() if isinstance(key, str) else key,
-                                    value=raw)
-            await producer.flush()
+            pending = [(topic, key.encode() if isinstance(key, str) else key,
+                        value if value is None or isinstance(value, bytes)
+                        else orjson.dumps(value)) for topic, key, value in records]
+            for _ in range(PRODUCE_ATTEMPTS):
+                sent = [await producer.send(topic, key=key, value=raw)
+                        for topic, key, raw in pending]
+                outcomes = await asyncio.gather(*sent, return_exceptions=True)
+                failed = [(record, outcome) for record, outcome in zip(pending, outcomes,
+                                                                       strict=True)
+                          if isinstance(outcome, BaseException)]
+                if not failed:
+                    return
+                for _, error in failed:
+                    if not (isinstance(error, KafkaError) and error.retriable):
+                        raise error
+                pending = [record for record, _ in failed]
+                await asyncio.sleep(0.5)
+            raise RuntimeError(f"{len(pending)} records not delivered in {PRODUCE_ATTEMPTS} tries")
         finally:
             await producer.stop()
     asyncio.run(send())
