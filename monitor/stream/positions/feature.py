@@ -193,18 +193,25 @@ class Positions:
         self.publisher.poke(urgent=True)
 
     async def _publish(self) -> None:
-        """Send a fresh cluster partial for every (partition, asset) whose clusters changed."""
+        """Send a fresh cluster partial for every (partition, asset) whose clusters changed.
+
+        Every partial is built and announced before the first send: a send yields to the
+        loop, and other passes (contagion rounds, projections) would run between partials
+        while the board still shows a mix of old and new ones."""
         if not self.ctx.ready():
             return  # the marks stay; the rebalance's end pokes again
         prices, latest = self.prices.values, self.prices.latest
+        made = []
         for partition, book, asset in self.books.take_dirty():
             clusters = book.book.clusters(asset, prices, self.grid)
             used = {a: latest[a].version for a in book.book.sharing(asset) if a in latest}
             book.published.add(asset)
-            partial = ClusterPartial(asset, partition, time.time(), clusters, used)
-            await self.partials.send(key=asset.encode(), value=partial.to_bytes(),
-                                     partition=self.ctx.partition_of(asset))
+            made.append(ClusterPartial(asset, partition, time.time(), clusters, used))
+        for partial in made:
             self.published.announce(partial)
+        for partial in made:
+            await self.partials.send(key=partial.asset.encode(), value=partial.to_bytes(),
+                                     partition=self.ctx.partition_of(partial.asset))
 
     def _gauges(self) -> Iterator[Metric]:
         """Positions held."""
