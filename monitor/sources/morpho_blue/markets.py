@@ -11,22 +11,19 @@ from dataclasses import dataclass
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
-from monitor.sources.evm.abi import encode_call, selector, string_result, word, word_address
+from monitor.sources.evm.abi import encode_call, selector, word, word_address
 from monitor.sources.evm.decoder import DecodedLog, decode_log
 from monitor.sources.evm.jsonrpc import BlockRef, RpcError, eth_call
 from monitor.sources.evm.logs import LogFilter, RangeSizer, fetch_logs
 from monitor.sources.evm.rpc import Rpc
+from monitor.sources.evm.tokens import Token, read_tokens
 from monitor.sources.morpho_blue.events import SPECS
 
 log = logging.getLogger(__name__)
 
 ZERO = "0x" + "0" * 40
 CREATE_MARKET = next(spec.topic0 for spec in SPECS.values() if spec.name == "CreateMarket")
-SEL = {name: selector(sig) for name, sig in {
-    "params": "idToMarketParams(bytes32)",
-    "symbol": "symbol()",
-    "decimals": "decimals()",
-}.items()}
+PARAMS = selector("idToMarketParams(bytes32)")
 
 
 @dataclass(frozen=True)
@@ -57,15 +54,6 @@ class MarketParams:
 
 
 @dataclass(frozen=True)
-class Token:
-    """A market token: its wire name and decimals."""
-
-    address: str
-    name: str
-    decimals: int
-
-
-@dataclass(frozen=True)
 class Market:
     """One isolated market: its id, params and tokens."""
 
@@ -73,22 +61,6 @@ class Market:
     params: MarketParams
     loan: Token
     collateral: Token
-
-
-async def read_tokens(rpc: Rpc, addresses: Sequence[str], block: BlockRef,
-                      names: Mapping[str, str]) -> dict[str, Token]:
-    """Symbol (unless `names` names the token) and decimals of each token, in one batch."""
-    answers = await rpc.batch([eth_call(a, SEL[fn], block) for a in addresses
-                               for fn in ("symbol", "decimals")])
-    tokens = {}
-    for i, address in enumerate(addresses):
-        symbol, decimals = answers[2 * i], answers[2 * i + 1]
-        if isinstance(decimals, RpcError) or len(decimals) < 66:
-            raise ValueError(f"token {address} has no decimals() at {block}: {decimals}")
-        name = names.get(address) or \
-            (None if isinstance(symbol, RpcError) else string_result(symbol)) or address
-        tokens[address] = Token(address, name, word(decimals, 0))
-    return tokens
 
 
 async def open_markets(rpc: Rpc, params: Mapping[str, MarketParams], block: BlockRef,
@@ -103,7 +75,7 @@ async def open_markets(rpc: Rpc, params: Mapping[str, MarketParams], block: Bloc
 async def read_params(rpc: Rpc, morpho: str, ids: Sequence[str],
                       block: BlockRef) -> dict[str, MarketParams]:
     """idToMarketParams of each id at `block` (ids of markets not created yet are left out)."""
-    answers = await rpc.batch([eth_call(morpho, encode_call(SEL["params"], i), block)
+    answers = await rpc.batch([eth_call(morpho, encode_call(PARAMS, i), block)
                                for i in ids])
     found = {}
     for market_id, answer in zip(ids, answers, strict=True):

@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from monitor.sources.evm.abi import encode_call, selector, string_result, word, word_address
+from monitor.sources.evm.abi import encode_call, selector, word, word_address
 from monitor.sources.evm.adapter import Read, WireRecord
 from monitor.sources.evm.jsonrpc import BlockRef, RpcError, block_ref, check, eth_call
 from monitor.sources.evm.rpc import Rpc
+from monitor.sources.evm.tokens import Token, read_tokens
 from monitor.wire import PoolReserves
 
 log = logging.getLogger(__name__)
@@ -20,17 +21,7 @@ PROTOCOL: Final = "uniswap-v2"
 FEE: Final = 0.003  # every v2 pair keeps 0.3 % of what it is sold
 ALL_PAIRS_LENGTH, ALL_PAIRS = selector("allPairsLength()"), selector("allPairs(uint256)")
 TOKEN0, TOKEN1 = selector("token0()"), selector("token1()")
-GET_RESERVES, DECIMALS, SYMBOL = selector("getReserves()"), selector("decimals()"), \
-    selector("symbol()")
-
-
-@dataclass(frozen=True)
-class Token:
-    """One side of a pair: its address, decimals and wire name."""
-
-    address: str
-    decimals: int
-    name: str
+GET_RESERVES = selector("getReserves()")
 
 
 @dataclass(frozen=True)
@@ -62,13 +53,8 @@ async def load_pairs(rpc: Rpc, addresses: Sequence[str], names: Mapping[str, str
     """Each pair's tokens at `block`, named by `names` (address -> wire name) or their symbol."""
     sides = await rpc.batch([eth_call(a, sel, block) for a in addresses for sel in (TOKEN0,
                                                                                    TOKEN1)])
-    tokens = sorted({word_address(check(s), 0) for s in sides})
-    meta = await rpc.batch([eth_call(t, sel, block) for t in tokens for sel in (DECIMALS,
-                                                                               SYMBOL)])
-    known = {}
-    for i, address in enumerate(tokens):
-        symbol = string_result(check(meta[2 * i + 1])) or address
-        known[address] = Token(address, word(check(meta[2 * i]), 0), names.get(address, symbol))
+    known = await read_tokens(rpc, sorted({word_address(check(s), 0) for s in sides}), block,
+                              names)
     return {a: Pair(a, known[word_address(check(sides[2 * i]), 0)],
                     known[word_address(check(sides[2 * i + 1]), 0)])
             for i, a in enumerate(addresses)}

@@ -9,7 +9,8 @@ import orjson
 from monitor.risk import from_snapshot, health_factor
 from monitor.risk.morpho_blue import WAD, w_taylor_compounded
 from monitor.sources.evm.adapter import Read
-from monitor.sources.morpho_blue.markets import Market, MarketParams, Token
+from monitor.sources.evm.tokens import Token
+from monitor.sources.morpho_blue.markets import Market, MarketParams
 from monitor.sources.morpho_blue.positions import MarketState, build_snapshot, position_key
 from monitor.sources.morpho_blue.prices import price_update
 from monitor.wire import parse_position, parse_price

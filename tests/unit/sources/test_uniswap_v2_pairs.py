@@ -6,12 +6,13 @@ from __future__ import annotations
 import orjson
 from eth_abi.abi import encode
 
-from monitor.sources.uniswap_v2.pairs import FEE, Pair, Token
+from monitor.sources.evm.tokens import Token
+from monitor.sources.uniswap_v2.pairs import FEE, Pair
 from monitor.wire import parse_depth
 
 
 def test_reserves_become_a_depth_record_the_wire_accepts() -> None:
-    pair = Pair("0xpair", Token("0xa", 18, "WETH"), Token("0xb", 6, "USDC"))
+    pair = Pair("0xpair", Token("0xa", "WETH", 18), Token("0xb", "USDC", 6))
     raw = "0x" + encode(["uint112", "uint112", "uint32"], [5 * 10**18, 15_000 * 10**6, 7]).hex()
     record = pair.reserves(raw, (12, 3), 1.7e9)
     parsed = parse_depth(b"0xpair", orjson.dumps(record))
