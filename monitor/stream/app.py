@@ -45,6 +45,7 @@ class Stream:
     depth: Depth
     cascades: Cascades
     alerts: Alerts
+    contagion: Contagion
 
     @property
     def app(self) -> faust.App:
@@ -128,9 +129,9 @@ def build_stream(settings: Settings) -> Stream:
     depth = Depth(ctx)
     cascades = Cascades(ctx, prices, clusters, depth)
     alerts = Alerts(ctx, prices, positions, clusters, cascades)
-    stream = Stream(ctx, prices, positions, clusters, depth, cascades, alerts)
+    contagion = Contagion(ctx, prices, positions, cascades, depth.observed.model_for)
+    stream = Stream(ctx, prices, positions, clusters, depth, cascades, alerts, contagion)
     LiquidationMap(ctx, prices, clusters)
-    Contagion(ctx, prices, positions, cascades, depth.observed.model_for)
     _health(stream)
     ctx.metrics.serve(ctx.app)
     guard.install(cast(Any, ctx.app.web).web_app, settings)  # Faust's aiohttp driver

@@ -23,6 +23,12 @@ steps. A round not answered by every
 partition within `[contagion] timeout` (a rebalance: no owner, or one that lost the batch's
 steps; or a stress batch kept waiting that long, which its steps forget) fails the pass, which
 asks for another RETRY_S later.
+
+A trigger pass whose start prices move before it ends is abandoned at its next round (its answer
+would be stale when served) and the next pass starts at once from the new prices; the pass after
+an abandoned one always runs to its end, so projections keep coming under any rate of ticks. An
+abandoned pass counts none of its time against the share: with the pass after it and that
+pass's pause, the triggers still take at most 2/3 of the loop at the default urgent share.
 """
 
 from __future__ import annotations
@@ -58,6 +64,10 @@ from monitor.wire import PriceUpdate
 RETRY_S: Final = 1.0  # a failed pass waits this long before it asks for another
 
 
+class Superseded(Exception):
+    """A trigger pass's start prices moved: what it would serve is already stale."""
+
+
 class RoundIncomplete(RuntimeError):
     """A positions partition did not answer a round (timed out, or its owner lost the batch)."""
 
@@ -76,6 +86,7 @@ class Contagion:
         self._dirty: set[str] = set()
         self._triggers_idle = asyncio.Event()  # stress rounds wait while a trigger pass runs
         self._triggers_idle.set()
+        self._abandoned = False  # the last trigger pass was abandoned: run the next to its end
         self.triggers = Coalescer("contagion-triggers", self._project_triggers, ctx.metrics,
                                   ctx.settings.urgent_share)
         self.stresses = Coalescer("contagion-stress", self._project_stress, ctx.metrics,
@@ -130,7 +141,12 @@ class Contagion:
             scenarios += found
         self._triggers_idle.clear()
         try:
-            return await self._run(scenarios)
+            held = await self._run(scenarios, abandon_stale=not self._abandoned)
+        except Superseded:
+            self._abandoned = True
+            self._dirty |= dirty
+            self.triggers.poke(urgent=True)
+            return 0.0
         except Exception:
             self._dirty |= dirty
             await asyncio.sleep(RETRY_S)
@@ -138,6 +154,8 @@ class Contagion:
             raise
         finally:
             self._triggers_idle.set()
+        self._abandoned = False
+        return held
 
     async def _project_stress(self) -> float | None:
         """The stress shocks of the assets coordinated here; a failed pass asks for another.
@@ -155,12 +173,14 @@ class Contagion:
             self.stresses.poke()
             raise
 
-    async def _run(self, scenarios: list[Scenario], pace: float | None = None) -> float:
+    async def _run(self, scenarios: list[Scenario], pace: float | None = None,
+                   abandon_stale: bool = False) -> float:
         """Run the scenarios' rounds together and serve each projection as it ends; the
         seconds spent on the loop (answering this worker's partitions and summing), not
         waiting for the other workers or yielding. With `pace`, a share of the loop, each
         round is followed by a pause that keeps the pass within it (the stress shocks are
-        background work: a price move's partials and merges run in the pauses)."""
+        background work: a price move's partials and merges run in the pauses). With
+        `abandon_stale`, Superseded once a price moved after the pass began."""
         if not scenarios:
             return 0.0
         began, waited = time.perf_counter(), 0.0
@@ -173,6 +193,8 @@ class Contagion:
         batch = uuid.uuid4().hex
         number = 0
         while active:
+            if abandon_stale and number and self.prices.versions() != versions:
+                raise Superseded(f"prices moved after round {number - 1} of batch {batch}")
             asking = time.perf_counter()
             if scenarios[0].kind == "stress":
                 await self._triggers_idle.wait()
