@@ -54,11 +54,11 @@ class ProtocolConfig:
 class CascadeConfig:
     """How the cascade trigger is searched (see monitor.risk.find_cascade_trigger)."""
 
-    a_min: float = 2.0
-    levels: int = 200
-    max_move: float = 0.5
-    min_induced_move: float = 0.01
-    min_liquidated_usd: float = 50_000_000.0
+    a_min: float = 2.0  # the least amplification (cascade move / shock move) a trigger has
+    levels: int = 200  # shock levels tried on each side ...
+    max_move: float = 0.5  # ... evenly spaced up to this move of the price
+    min_induced_move: float = 0.01  # significance: the move a cascade adds beyond its shock,
+    min_liquidated_usd: float = 50_000_000.0  # ... and the USD it liquidates, at the least
     depth_quotes: tuple[str, ...] = ("USDC", "USDT", "DAI")  # what observed pools price in
 
 

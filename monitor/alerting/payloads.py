@@ -24,10 +24,10 @@ JSON: Final = {"Content-Type": "application/json"}
 
 @dataclass(frozen=True)
 class Notification:
-    """One alert change to tell a receiver about; `kind` is firing, resolved, repeat or test."""
+    """One alert change to tell a receiver about."""
 
-    id: str
-    kind: str
+    id: str  # the webhook id: the same on every retry, so that a receiver can drop repeats
+    kind: str  # firing, resolved, repeat or test
     record: AlertRecord
 
 

@@ -26,9 +26,9 @@ LIBRARIES: Final = ("SupplyLogic", "BorrowLogic", "LiquidationLogic", "EModeLogi
 class RateModel:
     """DefaultReserveInterestRateStrategy's slopes, as fractions (turned into rays on deploy)."""
 
-    optimal_usage: float
-    slope1: float
-    slope2: float
+    optimal_usage: float  # the utilisation where the steep slope starts
+    slope1: float  # the borrow rate added up to it
+    slope2: float  # ... and beyond it
 
 
 @dataclass(frozen=True)

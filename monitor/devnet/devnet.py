@@ -8,7 +8,7 @@ import json
 import logging
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from web3 import HTTPProvider, Web3
 from web3.types import TxReceipt
@@ -42,6 +42,16 @@ POOLED_ASSETS = ("WETH", "WBTC", "LINK")
 
 class DevnetError(RuntimeError):
     """The devnet is not running or an operation on it is invalid."""
+
+
+T = TypeVar("T")
+
+
+def _made(part: T | None, missing: str) -> T:
+    """A part of the devnet, or DevnetError(missing) while it is not there yet."""
+    if part is None:
+        raise DevnetError(missing)
+    return part
 
 
 class AccountData(NamedTuple):
@@ -83,30 +93,22 @@ class Devnet:
     @property
     def rpc(self) -> NodeRpc:
         """The raw, batching JSON-RPC client (no web3 middlewares)."""
-        if self._rpc is None:
-            raise DevnetError("the devnet is not started")
-        return self._rpc
+        return _made(self._rpc, "the devnet is not started")
 
     @property
     def deployment(self) -> Deployment:
         """Addresses of the deployed market."""
-        if self._deployment is None:
-            raise DevnetError("Aave is not deployed: call start() first")
-        return self._deployment
+        return _made(self._deployment, "Aave is not deployed: call start() first")
 
     @property
     def morpho(self) -> MorphoMarkets:
         """The deployed Morpho Blue, its markets and the positions seeded in them."""
-        if self._morpho is None:
-            raise DevnetError("Morpho Blue is not deployed: call start() first")
-        return self._morpho
+        return _made(self._morpho, "Morpho Blue is not deployed: call start() first")
 
     @property
     def pools(self) -> UniswapPools:
         """The Uniswap v2 pools (WETH/USDC, WBTC/USDC, LINK/USDC)."""
-        if self._pools is None:
-            raise DevnetError("no Uniswap pools: call deploy_pools() first")
-        return self._pools
+        return _made(self._pools, "no Uniswap pools: call deploy_pools() first")
 
     @property
     def has_pools(self) -> bool:

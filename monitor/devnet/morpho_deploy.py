@@ -50,7 +50,7 @@ class DeployedMarket:
     """A created market: its spec, id, params and oracle."""
 
     spec: MarketSpec
-    id: str
+    id: str  # keccak256 of the ABI-encoded params, as Morpho names the market
     params: MarketParams
 
 
@@ -59,8 +59,8 @@ class MorphoDeployment:
     """Addresses (lowercase hex) of the devnet's Morpho Blue and its markets by name."""
 
     address: str
-    irm: str
-    deploy_block: int
+    irm: str  # the IrmMock every market uses
+    deploy_block: int  # no CreateMarket log is older
     markets: dict[str, DeployedMarket]
 
 

@@ -35,7 +35,7 @@ class PositionPlan:
     """One account's intended position: token units per collateral and debt asset."""
 
     account: str
-    kind: str
+    kind: str  # single, multi, mixed-debt, short or loop
     target_health_factor: float
     collateral: dict[str, int]
     debt: dict[str, int]

@@ -46,10 +46,10 @@ class CascadeErrors:
     of the move (projected − realized move, as a fraction of the start price); per protocol
     the USD liquidated's relative error; the bad debt's difference in USD."""
 
-    shock: float
-    price: dict[str, float]
-    move: dict[str, float]
-    liquidated: dict[str, float]
+    shock: float  # the swap's move of the WETH pool's price (−0.03: down 3 %)
+    price: dict[str, float]  # by asset
+    move: dict[str, float]  # by asset
+    liquidated: dict[str, float]  # by protocol
     bad_debt_usd: float
     projected: ProjectedCascade
     realized: CascadeResult

@@ -42,7 +42,7 @@ class Pool:
 
     asset: str
     address: str
-    asset_is_token0: bool
+    asset_is_token0: bool  # the pair sorts its tokens by address: reserve0 may be USDC's
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ class UniswapDeployment:
     """The Factory, the Router, WETH9 and each asset's pool."""
 
     factory: str
-    router: str
-    weth9: str
+    router: str  # UniswapV2Router02, which the liquidator swaps through
+    weth9: str  # the router's WETH (the devnet's own WETH is the Aave reserve)
     pools: dict[str, Pool]
 
 

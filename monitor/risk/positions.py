@@ -39,10 +39,10 @@ class CollateralLeg:
     """Collateral of a lending position: how much, and the threshold and bonus it liquidates at."""
 
     asset: str
-    amount: float
-    liquidation_threshold: float
-    liquidation_bonus: float = 0.0
-    amount_raw: int | None = None
+    amount: float  # token units
+    liquidation_threshold: float  # the share of its value that counts toward health
+    liquidation_bonus: float = 0.0  # what a liquidator seizes beyond the debt it repays
+    amount_raw: int | None = None  # the chain's integer amount, for the protocol's arithmetic
     decimals: int | None = None
 
 
@@ -58,11 +58,7 @@ class DebtLeg:
 
 @dataclass(frozen=True, slots=True)
 class LendingPosition:
-    """An over-collateralised loan (Aave-style): collateral legs against debt legs.
-
-    market_price: the prices key under which the position's market publishes its own oracle's
-    price of the collateral in the debt asset, when the protocol liquidates at that price rather
-    than at the legs' USD prices (Morpho Blue)."""
+    """An over-collateralised loan (Aave-style): collateral legs against debt legs."""
 
     position_id: str
     protocol: str
@@ -74,6 +70,8 @@ class LendingPosition:
     timestamp: float = 0.0
     closed: bool = False
     chain_id: int | None = None
+    # the prices key of the market's own oracle quote of the collateral in the debt asset, when
+    # the protocol liquidates at that quote rather than at the legs' USD prices (Morpho Blue)
     market_price: str | None = None
     kind: Literal["lending"] = "lending"
 

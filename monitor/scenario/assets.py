@@ -12,10 +12,10 @@ class AssetSpec:
     """One asset: its start price and its log-return beta to ETH, the market's driver."""
 
     symbol: str
-    price: float
+    price: float  # USD at the market's opening
     beta: float
-    idiosyncratic_vol: float = 0.0
-    stable: bool = False
+    idiosyncratic_vol: float = 0.0  # daily log-return volatility of its own, beside ETH's
+    stable: bool = False  # pegged: its price never moves
     same_as: str | None = None  # a wrapped/bridged twin that moves exactly like this symbol
 
 

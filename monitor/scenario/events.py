@@ -23,7 +23,7 @@ class Event:
 
     topic: str
     key: str
-    value: bytes
+    value: bytes  # the wire record, as published
     step: int = 0
 
 

@@ -38,13 +38,14 @@ def suggested_span(exc: RpcError) -> int | None:
 
 @dataclass
 class RangeSizer:
-    """The adaptive number of blocks per eth_getLogs call."""
+    """The adaptive number of blocks per eth_getLogs call: halved (or cut to the node's
+    suggestion) when a node refuses a range, doubled after `grow_after` full ranges in a row."""
 
-    span: int = 2_000
-    minimum: int = 1
+    span: int = 2_000  # blocks per call now
+    minimum: int = 1  # a node refusing one block's logs is an error, not a range to cut
     maximum: int = 10_000
     grow_after: int = 3
-    _streak: int = 0
+    _streak: int = 0  # full ranges in a row since the span last changed
 
     def shrink(self, suggestion: int | None = None) -> bool:
         """Make the range smaller (to the suggestion or by half); False if already minimal."""

@@ -32,8 +32,8 @@ class MarketParams:
 
     loan_token: str
     collateral_token: str
-    oracle: str
-    irm: str
+    oracle: str  # price() of one collateral unit in loan units, scaled by 1e36
+    irm: str  # the interest rate model
     lltv: int
 
     def words(self) -> tuple[str, str, str, str, int]:
