@@ -14,7 +14,8 @@ Summing releases is exact (monitor.risk.contagion), so the served projection is 
 the union of every partition's positions.
 
 Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): the triggers
-follow the cascade projection they depend on at the urgent share, the stress shocks follow any
+follow the cascade projection they depend on, at the urgent share when the asset's price moved
+and at the recompute share when only positions changed; the stress shocks follow any
 price move or projection at the recompute share, each of their rounds waiting while a trigger
 pass runs and followed by a pause that keeps the pass itself within that share (a price move's
 partials and merges run in the pauses). A pass awaits the other workers, not the loop, and
@@ -87,8 +88,9 @@ class Contagion:
         self._triggers_idle = asyncio.Event()  # stress rounds wait while a trigger pass runs
         self._triggers_idle.set()
         self._abandoned = False  # the last trigger pass was abandoned: run the next to its end
+        self._priced: dict[str, float] = {}  # by asset, the price of its last projection
         self.triggers = Coalescer("contagion-triggers", self._project_triggers, ctx.metrics,
-                                  ctx.settings.urgent_share)
+                                  ctx.settings.recompute_share, ctx.settings.urgent_share)
         self.stresses = Coalescer("contagion-stress", self._project_stress, ctx.metrics,
                                   ctx.settings.recompute_share)
         if self.config.enabled:
@@ -101,10 +103,14 @@ class Contagion:
         register_views(ctx, self)
 
     def _projected(self, projection: dict[str, Any]) -> None:
-        """An asset's cascade projection changed (its positions or prices did): project its
-        triggers and the stress shocks again."""
-        self._dirty.add(str(projection["asset"]))
-        self.triggers.poke()
+        """An asset's cascade projection changed: project its triggers (urgently when its price
+        moved; while only positions change, a backfill say, at the recompute share: a pass
+        costs in proportion to the book) and the stress shocks again."""
+        asset, price = str(projection["asset"]), float(projection["price"])
+        moved = self._priced.get(asset) != price
+        self._priced[asset] = price
+        self._dirty.add(asset)
+        self.triggers.poke(urgent=moved)
         self.stresses.poke()
 
     def _price_moved(self, update: PriceUpdate) -> None:

@@ -1,6 +1,7 @@
-"""The contagion feature's trigger passes on one worker without a broker: a pass whose start
-prices move before it ends is abandoned and asks for another at once, and the pass after an
-abandoned one runs to its end however the prices move."""
+"""The contagion feature's trigger passes on one worker without a broker: a price move asks for
+them urgently and a change of positions alone does not; a pass whose start prices move before
+it ends is abandoned and asks for another at once, and the pass after an abandoned one runs to
+its end however the prices move."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stream]:
     for asset, price in prices.items():
         built.prices.offer(PriceUpdate(asset, price, (1, 0), 1.0, "test"))
     built.cascades.projections["WETH"] = {
-        "asset": "WETH", "down": {"trigger_price": prices["WETH"] * SHOCK},
+        "asset": "WETH", "price": prices["WETH"], "down": {"trigger_price": prices["WETH"] * SHOCK},
         "up": {"trigger_price": None}}
     yield built
 
@@ -98,3 +99,17 @@ async def test_a_pass_whose_prices_held_still_is_served(stream: Stream) -> None:
     assert again is not None and again is not first and contagion._abandoned is False
     assert again["liquidated_usd"] == pytest.approx(first["liquidated_usd"])
     assert answered.count(0) == 3
+
+
+def test_a_price_move_asks_for_the_triggers_urgently_and_a_change_of_positions_does_not(
+        stream: Stream) -> None:
+    contagion, triggers = stream.contagion, stream.contagion.triggers
+    projection = stream.cascades.projections["WETH"]
+    contagion._projected(projection)  # the first projection of an asset: a new price
+    assert triggers._wanted.is_set() and triggers._urgent.is_set()
+    triggers._wanted.clear()
+    triggers._urgent.clear()
+    contagion._projected(dict(projection))  # the same price: only positions changed
+    assert triggers._wanted.is_set() and not triggers._urgent.is_set()
+    contagion._projected({**projection, "price": projection["price"] * 0.99})
+    assert triggers._urgent.is_set() and contagion._dirty == {"WETH"}
