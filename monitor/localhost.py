@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 
 class PortTimeout(RuntimeError):
@@ -26,3 +29,18 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
             return
         time.sleep(0.05)
     raise PortTimeout(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+@dataclass
+class LoopbackProcess:
+    """A child process serving on a loopback port: what the local broker and chain share."""
+
+    port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    log_path: Path | None = None  # where its output goes; discarded when None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        """host:port, the part of every URL it serves."""
+        return f"{self.host}:{self.port}"

@@ -9,13 +9,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from monitor.devnet.artifacts import REPO_ROOT
 from monitor.devnet.node_rpc import NodeRpc
-from monitor.localhost import free_port
+from monitor.localhost import LoopbackProcess
 from monitor.sources.evm.jsonrpc import RpcError
 
 CHAIN_ID = 31337
@@ -48,25 +48,21 @@ def anvil_binary() -> Path:
 
 
 @dataclass
-class AnvilProcess:
+class AnvilProcess(LoopbackProcess):
     """One anvil child process; start() waits until it answers JSON-RPC, stop() ends it."""
 
-    port: int = field(default_factory=free_port)
-    host: str = "127.0.0.1"
-    log_path: Path | None = None
-    process: subprocess.Popen[bytes] | None = None
     states: Path | None = None  # where anvil pages out old states (gigabytes on long chains)
     _log: IO[bytes] | None = None
 
     @property
     def rpc_url(self) -> str:
         """HTTP JSON-RPC endpoint."""
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.address}"
 
     @property
     def ws_url(self) -> str:
         """WebSocket JSON-RPC endpoint (anvil serves both on one port)."""
-        return f"ws://{self.host}:{self.port}"
+        return f"ws://{self.address}"
 
     def start(self, timeout: float = 30.0) -> NodeRpc:
         """Spawn anvil and wait for its first JSON-RPC answer; a client bound to it."""

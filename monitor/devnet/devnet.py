@@ -8,7 +8,7 @@ import json
 import logging
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from web3 import HTTPProvider, Web3
 from web3.types import TxReceipt
@@ -47,11 +47,37 @@ class DevnetError(RuntimeError):
 T = TypeVar("T")
 
 
-def _made(part: T | None, missing: str) -> T:
-    """A part of the devnet, or DevnetError(missing) while it is not there yet."""
-    if part is None:
-        raise DevnetError(missing)
-    return part
+class _Part(Generic[T]):
+    """A part of the devnet that a later step makes (start, deploy_pools): read before that
+    step, it raises DevnetError saying which step is missing instead of an AttributeError."""
+
+    def __init__(self, missing: str) -> None:
+        self.missing = missing
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _Part[T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type) -> T: ...
+
+    def __get__(self, obj: object | None, owner: type) -> _Part[T] | T:
+        if obj is None:
+            return self
+        part: T | None = obj.__dict__.get(self.name)
+        if part is None:
+            raise DevnetError(self.missing)
+        return part
+
+    def __set__(self, obj: object, part: T | None) -> None:
+        obj.__dict__[self.name] = part
+
+    def made(self, obj: object) -> bool:
+        """Whether the step that makes it has run on `obj`."""
+        return obj.__dict__.get(self.name) is not None
 
 
 class AccountData(NamedTuple):
@@ -70,13 +96,18 @@ class Devnet:
     """Anvil + Aave V3 + Morpho Blue + seeded accounts; a context manager that stops the chain
     on exit."""
 
+    # the raw, batching JSON-RPC client (no web3 middlewares)
+    rpc: _Part[NodeRpc] = _Part("the devnet is not started")
+    # addresses of the deployed Aave market
+    deployment: _Part[Deployment] = _Part("Aave is not deployed: call start() first")
+    # the deployed Morpho Blue, its markets and the positions seeded in them
+    morpho: _Part[MorphoMarkets] = _Part("Morpho Blue is not deployed: call start() first")
+    # the Uniswap v2 pools (WETH/USDC, WBTC/USDC, LINK/USDC)
+    pools: _Part[UniswapPools] = _Part("no Uniswap pools: call deploy_pools() first")
+
     def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
         self.anvil = AnvilProcess(port=port or free_port(), log_path=log_path)
-        self._rpc: NodeRpc | None = None
         self._w3: Web3 | None = None
-        self._deployment: Deployment | None = None
-        self._morpho: MorphoMarkets | None = None
-        self._pools: UniswapPools | None = None
         self.accounts: list[str] = []  # seeded on Aave (Morpho's: morpho.positions)
         self.deployer = self.liquidity_provider = self.liquidator = ""
 
@@ -91,29 +122,9 @@ class Devnet:
         return self.anvil.ws_url
 
     @property
-    def rpc(self) -> NodeRpc:
-        """The raw, batching JSON-RPC client (no web3 middlewares)."""
-        return _made(self._rpc, "the devnet is not started")
-
-    @property
-    def deployment(self) -> Deployment:
-        """Addresses of the deployed market."""
-        return _made(self._deployment, "Aave is not deployed: call start() first")
-
-    @property
-    def morpho(self) -> MorphoMarkets:
-        """The deployed Morpho Blue, its markets and the positions seeded in them."""
-        return _made(self._morpho, "Morpho Blue is not deployed: call start() first")
-
-    @property
-    def pools(self) -> UniswapPools:
-        """The Uniswap v2 pools (WETH/USDC, WBTC/USDC, LINK/USDC)."""
-        return _made(self._pools, "no Uniswap pools: call deploy_pools() first")
-
-    @property
     def has_pools(self) -> bool:
         """Whether deploy_pools() ran."""
-        return self._pools is not None
+        return Devnet.pools.made(self)
 
     def deploy_pools(self, multiple: float = POOL_BOOK_MULTIPLE) -> UniswapPools:
         """Uniswap v2 (Factory, Router02, WETH9) and one pool per volatile asset against USDC
@@ -122,9 +133,9 @@ class Devnet:
         held = self.collateral_held()
         prices = self.prices()
         reserves = {asset: max(multiple * held.get(asset, 0.0), 1.0) for asset in POOLED_ASSETS}
-        self._pools = UniswapPools(self.rpc, deploy_uniswap(
+        self.pools = UniswapPools(self.rpc, deploy_uniswap(
             self.rpc, self.deployer, self.deployment, reserves, prices), self.deployment)
-        return self._pools
+        return self.pools
 
     def collateral_held(self) -> dict[str, float]:
         """Collateral the seeded accounts hold per asset (Aave aTokens and Morpho positions),
@@ -154,13 +165,13 @@ class Devnet:
     def start(self) -> Devnet:
         """Start anvil, deploy Aave V3, then Morpho Blue on its tokens at its oracle's prices
         (no accounts seeded yet)."""
-        self._rpc = self.anvil.start()
+        self.rpc = self.anvil.start()
         try:
             dev_accounts = [a.lower() for a in self.rpc.call("eth_accounts")]
             self.deployer, self.liquidity_provider, self.liquidator = dev_accounts[:3]
-            self._deployment = deploy_aave(self.rpc, self.deployer)
-            morpho = deploy_morpho(self.rpc, self.deployer, self._deployment, self.answers())
-            self._morpho = MorphoMarkets(self.rpc, morpho, self._deployment, self.liquidator)
+            self.deployment = deploy_aave(self.rpc, self.deployer)
+            morpho = deploy_morpho(self.rpc, self.deployer, self.deployment, self.answers())
+            self.morpho = MorphoMarkets(self.rpc, morpho, self.deployment, self.liquidator)
         except BaseException:
             self.stop()
             raise
@@ -185,12 +196,12 @@ class Devnet:
     def stop(self) -> None:
         """Stop anvil; the chain's state is gone."""
         self.anvil.stop()
-        self._rpc = None
+        self.rpc = None
         self._w3 = None
 
     def __enter__(self) -> Devnet:
         """Start if not started."""
-        return self if self._rpc is not None else self.start()
+        return self if Devnet.rpc.made(self) else self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -229,8 +240,8 @@ class Devnet:
                        for name, a in d.assets.items()},
             "accounts": list(self.accounts), "liquidator": self.liquidator,
             "morpho_blue": self._morpho_manifest(),
-            **({"uniswap_v2": pool_manifest(self._pools.deployment, d)}
-               if self._pools is not None else {}),
+            **({"uniswap_v2": pool_manifest(self.pools.deployment, d)}
+               if self.has_pools else {}),
         }
 
     def _morpho_manifest(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
@@ -57,19 +57,27 @@ class DebtLeg:
 
 
 @dataclass(frozen=True, slots=True)
-class LendingPosition:
-    """An over-collateralised loan (Aave-style): collateral legs against debt legs."""
+class Held:
+    """What every position carries besides its terms: whose it is and which snapshot of it
+    (keyword-only, so each kind's terms follow its identity positionally)."""
 
     position_id: str
     protocol: str
     account: str
+    _: KW_ONLY
+    version: tuple[int, int] = (0, 0)  # (block, log index) of the snapshot: newer wins
+    timestamp: float = 0.0  # the snapshot's time (its block's), seconds since the epoch
+    closed: bool = False  # nothing left: the book drops it
+    chain_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LendingPosition(Held):
+    """An over-collateralised loan (Aave-style): collateral legs against debt legs."""
+
     collateral: tuple[CollateralLeg, ...]
     debt: tuple[DebtLeg, ...]
     close_factor: float = 1.0
-    version: tuple[int, int] = (0, 0)
-    timestamp: float = 0.0
-    closed: bool = False
-    chain_id: int | None = None
     # the prices key of the market's own oracle quote of the collateral in the debt asset, when
     # the protocol liquidates at that quote rather than at the legs' USD prices (Morpho Blue)
     market_price: str | None = None
@@ -82,22 +90,15 @@ class LendingPosition:
 
 
 @dataclass(frozen=True, slots=True)
-class PerpPosition:
+class PerpPosition(Held):
     """An isolated-margin perpetual: signed size, entry price, USD margin, maintenance ratio."""
 
-    position_id: str
-    protocol: str
-    account: str
     asset: str
     size: float
     entry_price: float
     margin: float
     maintenance_margin_ratio: float
-    version: tuple[int, int] = (0, 0)
-    timestamp: float = 0.0
-    closed: bool = False
     market: str | None = None
-    chain_id: int | None = None
     kind: Literal["perp"] = "perp"
 
     def assets(self) -> frozenset[str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.localhost import PortTimeout, free_port, wait_for_port
+from monitor.localhost import LoopbackProcess, PortTimeout, wait_for_port
 
 
 class BrokerError(RuntimeError):
@@ -27,23 +27,18 @@ def tansu_binary() -> Path:
 
 
 @dataclass
-class EmbeddedBroker:
+class EmbeddedBroker(LoopbackProcess):
     """A Tansu process on a loopback port with in-memory storage."""
-
-    port: int = field(default_factory=free_port)
-    host: str = "127.0.0.1"
-    log_path: Path | None = None
-    process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         """The broker URL Faust and aiokafka accept (kafka://host:port)."""
-        return f"kafka://{self.host}:{self.port}"
+        return f"kafka://{self.address}"
 
     @property
     def bootstrap(self) -> str:
         """host:port for aiokafka's bootstrap_servers."""
-        return f"{self.host}:{self.port}"
+        return self.address
 
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:
         """Spawn Tansu and wait until it accepts connections."""

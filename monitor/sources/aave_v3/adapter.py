@@ -7,32 +7,23 @@ from collections.abc import Collection, Mapping, Sequence
 
 from monitor.risk.aave_v3 import PROTOCOL
 from monitor.sources.aave_v3.events import ACCOUNT_ARGS, CONFIG_CHANGES, SPECS, affected_accounts
-from monitor.sources.aave_v3.market import (
-    Market,
-    add_reserve,
-    discover,
-    load_reserves,
-    set_source,
-)
+from monitor.sources.aave_v3.market import Market, add_reserve, discover, load_reserves, set_source
 from monitor.sources.aave_v3.positions import read_positions
 from monitor.sources.aave_v3.prices import read_prices, updates_from_answer
-from monitor.sources.evm.adapter import Read, SourceConfig, WireRecord
+from monitor.sources.evm.adapter import LendingSource, Read, SourceConfig, WireRecord
 from monitor.sources.evm.decoder import DecodedLog, EventSpec
 from monitor.sources.evm.jsonrpc import BlockRef, block_ref
 from monitor.sources.evm.rpc import Rpc
 from monitor.sources.evm.touches import Touches
-from monitor.wire import PRICES
 
 
-class AaveV3:
+class AaveV3(LendingSource):
     """One Aave V3 pool: its aTokens, configurator, oracle and price feeds."""
 
     events: Mapping[str, EventSpec] = SPECS
-    topic: str = PRICES
 
     def __init__(self, rpc: Rpc, chain_id: int, market: Market) -> None:
-        self.rpc = rpc
-        self.chain_id = chain_id
+        super().__init__(rpc, chain_id)
         self.market = market
         self.key = f"{PROTOCOL}:{market.pool}"
         self.known: set[str] = set()  # accounts seen since start, re-read on config changes

@@ -15,6 +15,7 @@ from monitor.sources.evm.decoder import DecodedLog, EventSpec
 from monitor.sources.evm.jsonrpc import BlockRef
 from monitor.sources.evm.rpc import Rpc
 from monitor.sources.evm.touches import Touches
+from monitor.wire import PRICES
 
 WireRecord = dict[str, Any]  # a position snapshot, price update or pool reserves (monitor.wire)
 
@@ -88,6 +89,17 @@ class Adapter(Protocol):
     async def read_prices(self, reads: Sequence[Read]) -> list[WireRecord]:
         """The price update of each asset read (those it cannot price are logged, left out)."""
         ...
+
+
+class LendingSource:
+    """What a lending protocol's adapter starts from: the node it reads, the chain id its
+    position ids carry, and prices as the records of its assets."""
+
+    topic: str = PRICES
+
+    def __init__(self, rpc: Rpc, chain_id: int) -> None:
+        self.rpc = rpc
+        self.chain_id = chain_id
 
 
 # Opens a source on a connected node: (rpc, chain id, its config) -> its adapter.

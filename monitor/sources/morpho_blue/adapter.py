@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Collection, Mapping, Sequence
 
 from monitor.risk.morpho_blue import PROTOCOL
-from monitor.sources.evm.adapter import Read, SourceConfig, WireRecord
+from monitor.sources.evm.adapter import LendingSource, Read, SourceConfig, WireRecord
 from monitor.sources.evm.decoder import DecodedLog, EventSpec
 from monitor.sources.evm.jsonrpc import BlockRef, block_ref
 from monitor.sources.evm.rpc import Rpc
@@ -22,18 +22,16 @@ from monitor.sources.morpho_blue.markets import (
 )
 from monitor.sources.morpho_blue.positions import position_key, read_positions
 from monitor.sources.morpho_blue.prices import read_prices
-from monitor.wire import PRICES, market_price_key
+from monitor.wire import market_price_key
 
 
-class MorphoBlue:
+class MorphoBlue(LendingSource):
     """One Morpho Blue contract and the markets followed on it (all, or those configured)."""
 
     events: Mapping[str, EventSpec] = ROUTED
-    topic: str = PRICES
 
     def __init__(self, rpc: Rpc, chain_id: int, source: SourceConfig) -> None:
-        self.rpc = rpc
-        self.chain_id = chain_id
+        super().__init__(rpc, chain_id)
         self.address = source.address.lower()
         self.names = {k.lower(): v for k, v in source.names.items()}
         self.wanted = frozenset(m.lower() for m in source.markets)
