@@ -97,8 +97,8 @@ class Settings:
     store: str = "memory://"
     partitions: int = 4
     grid_step: float = 0.0025
-    recompute_share: float = 0.1  # most of the loop's time partials may take under load
-    urgent_share: float = 0.5  # ... when a price moved (the answer users wait for)
+    recompute_share: float = 0.1  # most of the loop derived work of all features takes under load
+    urgent_share: float = 0.5  # most of it one feature's passes take after a price move
     route_timeout: float = 5.0  # seconds a query forwarded to its key's owner may take
     web_token: str | None = field(default=None, repr=False)  # bearer token guarding the views
     metrics_open: bool = False  # /metrics served without the token

@@ -1,14 +1,15 @@
 """Event-driven recomputation with coalescing: a change asks for a pass, a pass starts at once
 when none is running, and every change that arrives while one runs is folded into the next.
 
-Work stays bounded without a fixed wait: passes never overlap, and after a pass that held the
-loop t seconds the next one starts no sooner than t·(1/share − 1) later, so derived work takes
-at most `share` of the event loop however fast changes arrive. A pass that awaits others (the
-contagion's rounds wait on other workers and yield between steps) returns the time it held the
-loop itself; otherwise its wall time counts. Changes users wait for (a price move)
-are urgent and use the larger `urgent_share`: idle, a pass takes a millisecond or two, so the
-answer is fresh as soon as the pass that follows the change ends; under a backfill, position
-changes alone get the smaller share and leave the rest to ingestion.
+Work stays bounded without a fixed wait: passes of one coalescer never overlap, and every
+coalescer of a worker draws on one Budget: after a pass that held the loop t seconds, no pass
+of changes nobody waits on (a backfill's position changes, in any feature) starts sooner than
+t·(1/share − 1) later, so all such derived work together takes at most `share` of the event
+loop however fast changes arrive and however many features derive from them. A pass that
+awaits others (the contagion's rounds wait on other workers and yield between steps) returns
+the time it held the loop itself; otherwise its wall time counts. Changes users wait for (a
+price move) are urgent: they skip the budget and are spaced only by their coalescer's larger
+`urgent_share`, so idle, the answer is fresh as soon as the pass that follows the change ends.
 
 A pass's own time is not all it costs: what it sends is encoded, written and merged downstream
 after it ends. A coalescer given `min_gap` therefore also waits at least that long between
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -34,24 +36,41 @@ def idle_after(seconds: float, share: float) -> float:
     return seconds * (1.0 / share - 1.0)
 
 
+def _fraction(share: float) -> float:
+    """`share` when it is a fraction of the loop a pass may take, else ValueError."""
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"share: {share!r} outside (0, 1]")
+    return share
+
+
+class Budget:
+    """The share of the event loop that background passes of all coalescers take together."""
+
+    def __init__(self, share: float) -> None:
+        self.share = _fraction(share)
+        self.ready_at = 0.0  # time.monotonic() before which no background pass starts
+
+    def spend(self, seconds: float) -> None:
+        """A pass held the loop `seconds`: push the next background pass out to keep the share."""
+        self.ready_at = max(self.ready_at, time.monotonic()) + idle_after(seconds, self.share)
+
+
 class Coalescer:
     """Runs `work` once per burst of changes, never concurrently with itself."""
 
     def __init__(self, name: str, work: Callable[[], Awaitable[float | None]], metrics: Metrics,
-                 share: float, urgent_share: float | None = None,
+                 budget: Budget, urgent_share: float | None = None,
                  min_gap: float = 0.0) -> None:
-        for value in (share, urgent_share or share):
-            if not 0.0 < value <= 1.0:
-                raise ValueError(f"share: {value!r} outside (0, 1]")
         self.name = name
         self.work = work
-        self.share = share
-        self.urgent_share = max(urgent_share or share, share)
+        self.budget = budget
+        self.urgent_share = max(_fraction(urgent_share or budget.share), budget.share)
         self.min_gap = min_gap
         self._seconds = metrics.passes.labels(name)
         self._failures = metrics.pass_failures.labels(name)
         self._wanted = asyncio.Event()
         self._urgent = asyncio.Event()
+        self._ended = -math.inf  # time.monotonic() when the last pass ended
 
     def poke(self, urgent: bool = False) -> None:
         """Ask for a pass (cheap; any number of pokes before the pass starts cost one)."""
@@ -77,12 +96,20 @@ class Coalescer:
         """Serve pokes until cancelled (a Faust app task)."""
         while True:
             await self._wanted.wait()
+            await self._turn()
             self._wanted.clear()
             self._urgent.clear()
             took = await self.run_once()
-            urgent_gap = idle_after(took, self.urgent_share)
-            await asyncio.sleep(urgent_gap)
-            rest = max(idle_after(took, self.share), self.min_gap) - urgent_gap
-            if rest > 0 and not self._urgent.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._urgent.wait(), rest)
+            self._ended = time.monotonic()
+            self.budget.spend(took)
+            await asyncio.sleep(idle_after(took, self.urgent_share))
+
+    async def _turn(self) -> None:
+        """Wait until the budget and min_gap let a background pass start, or an urgent poke
+        comes (other coalescers' passes may push the budget out while this one waits)."""
+        while not self._urgent.is_set():
+            wait = max(self.budget.ready_at, self._ended + self.min_gap) - time.monotonic()
+            if wait <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._urgent.wait(), wait)

@@ -21,6 +21,7 @@ from faust.types import EventT, TopicT
 from yarl import URL
 
 from monitor.config import Settings
+from monitor.stream.coalesce import Budget
 from monitor.stream.deadletter import DeadLetters
 from monitor.stream.metrics import Metrics
 from monitor.wire import DEAD_LETTERS
@@ -62,6 +63,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.dead_letters = DeadLetters(self.topic(DEAD_LETTERS), self.metrics)
+        self.budget = Budget(self.settings.recompute_share)  # every feature's background passes
         self.app.sensors.add(_ReadySensor(self))
         self.app.task(self._prepare_producer)
 

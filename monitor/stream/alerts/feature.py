@@ -41,7 +41,6 @@ from monitor.stream.prices import Prices
 from monitor.wire import ALERT_DELIVERIES, ALERTS, AlertRecord, PriceUpdate, Rejected
 
 log = logging.getLogger(__name__)
-SCAN_SHARE: Final = 0.1  # most of the event loop the position rules' scans may take
 SCAN_GAP: Final = 0.5  # seconds between scans while books keep changing (a scan is O(book))
 
 
@@ -67,7 +66,7 @@ class Alerts:
                                  clusters.board.merged)
         self.position_rules = PositionRules(self.cfg, self.evaluator, ctx.partition_of,
                                             positions.find)
-        self.scanner = Coalescer("alerts-positions", self._scan, ctx.metrics, SCAN_SHARE,
+        self.scanner = Coalescer("alerts-positions", self._scan, ctx.metrics, ctx.budget,
                                  min_gap=SCAN_GAP)
         self.to_scan: set[int] = set()  # positions partitions whose books changed
         input_agent(ctx, self.topic, name="alerts", label=ALERTS, handle=self.outbox.apply,

@@ -37,7 +37,7 @@ class Cascades:
         # price move) are folded into fewer passes, so that the merges are not queued behind
         # a pass each
         self.projector = Coalescer("cascades", self._project, ctx.metrics,
-                                   ctx.settings.recompute_share, ctx.settings.urgent_share)
+                                   ctx.budget, ctx.settings.urgent_share)
         ctx.app.task(self.projector.run)
         clusters.changed.subscribe(self.mark)
         prices.moved.subscribe(self._price_moved)

@@ -90,9 +90,9 @@ class Contagion:
         self._abandoned = False  # the last trigger pass was abandoned: run the next to its end
         self._priced: dict[str, float] = {}  # by asset, the price of its last projection
         self.triggers = Coalescer("contagion-triggers", self._project_triggers, ctx.metrics,
-                                  ctx.settings.recompute_share, ctx.settings.urgent_share)
+                                  ctx.budget, ctx.settings.urgent_share)
         self.stresses = Coalescer("contagion-stress", self._project_stress, ctx.metrics,
-                                  ctx.settings.recompute_share)
+                                  ctx.budget)
         if self.config.enabled:
             ctx.app.task(self.triggers.run)
             ctx.app.task(self.stresses.run)

@@ -75,7 +75,7 @@ class Positions:
         self.forward: Forward = self._send_placed
         self.writes: TableWriter = BatchedWrites(ctx.app, self.table)
         self.publisher = Coalescer("partials", self._publish, ctx.metrics,
-                                   ctx.settings.recompute_share, ctx.settings.urgent_share,
+                                   ctx.budget, ctx.settings.urgent_share,
                                    min_gap=REPUBLISH_GAP)
         self.misplaced = Counter("monitor_misplaced_records",
                                  "Records found on another partition than the app's hash "

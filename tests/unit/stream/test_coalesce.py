@@ -1,15 +1,17 @@
-"""The coalescer: one pass per burst of pokes, never two at once, a bounded share of the time,
-urgent pokes served at the urgent share, and a failing pass never stops it."""
+"""The coalescer: one pass per burst of pokes, never two at once, a bounded share of the time
+for all coalescers of one budget together, urgent pokes served at the urgent share, and a
+failing pass never stops it."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from monitor.stream.announce import Announcer
-from monitor.stream.coalesce import Coalescer
+from monitor.stream.coalesce import Budget, Coalescer
 from monitor.stream.metrics import Metrics
 
 
@@ -25,7 +27,7 @@ async def test_a_burst_of_pokes_costs_one_pass_after_the_running_one() -> None:
         await asyncio.sleep(0.02)
         running -= 1
 
-    coalescer = Coalescer("test", work, Metrics(), share=1.0)
+    coalescer = Coalescer("test", work, Metrics(), Budget(1.0))
     task = asyncio.create_task(coalescer.run())
     try:
         coalescer.poke()
@@ -45,7 +47,7 @@ async def test_passes_take_at_most_their_share_unless_urgent() -> None:
         passes.append(time.perf_counter())
         time.sleep(0.02)  # 20 ms of blocking work
 
-    coalescer = Coalescer("test", work, Metrics(), share=0.05, urgent_share=0.5)
+    coalescer = Coalescer("test", work, Metrics(), Budget(0.05), urgent_share=0.5)
     task = asyncio.create_task(coalescer.run())
     try:
         coalescer.poke()
@@ -71,7 +73,7 @@ async def test_a_pass_that_waits_is_spaced_by_the_time_it_held_the_loop() -> Non
         await asyncio.sleep(0.2)  # waiting on others: the loop is free
         return 0.001  # what the pass itself held the loop
 
-    coalescer = Coalescer("test", work, Metrics(), share=0.5)
+    coalescer = Coalescer("test", work, Metrics(), Budget(0.5))
     task = asyncio.create_task(coalescer.run())
     try:
         coalescer.poke()
@@ -96,7 +98,7 @@ async def test_a_failing_pass_is_counted_and_the_next_poke_runs_again() -> None:
             raise RuntimeError("boom")
 
     metrics = Metrics()
-    coalescer = Coalescer("flaky", work, metrics, share=1.0)
+    coalescer = Coalescer("flaky", work, metrics, Budget(1.0))
     task = asyncio.create_task(coalescer.run())
     try:
         coalescer.poke()
@@ -115,7 +117,9 @@ def test_shares_must_be_fractions() -> None:
         return None
 
     with pytest.raises(ValueError, match="share"):
-        Coalescer("bad", work, Metrics(), share=0.0)
+        Budget(0.0)
+    with pytest.raises(ValueError, match="share"):
+        Coalescer("bad", work, Metrics(), Budget(0.5), urgent_share=1.5)
 
 
 def test_an_announcement_reaches_every_subscriber_once() -> None:
@@ -137,7 +141,7 @@ async def test_min_gap_holds_back_sustained_changes_but_not_urgent_ones() -> Non
         if passes == 2:
             second.set()
 
-    coalescer = Coalescer("test", work, Metrics(), share=1.0, min_gap=600.0)
+    coalescer = Coalescer("test", work, Metrics(), Budget(1.0), min_gap=600.0)
     task = asyncio.create_task(coalescer.run())
     try:
         coalescer.poke()  # after a quiet spell: a pass at once
@@ -149,3 +153,34 @@ async def test_min_gap_holds_back_sustained_changes_but_not_urgent_ones() -> Non
         await asyncio.wait_for(second.wait(), 30)
     finally:
         task.cancel()
+
+
+async def test_coalescers_of_one_budget_take_its_share_together() -> None:
+    passes: list[tuple[str, float]] = []
+
+    def work(name: str) -> Callable[[], Awaitable[None]]:
+        async def blocking() -> None:
+            passes.append((name, time.perf_counter()))
+            time.sleep(0.02)  # 20 ms of blocking work
+
+        return blocking
+
+    budget = Budget(0.1)  # after a 20 ms pass, no background pass of either for 180 ms
+    first = Coalescer("first", work("first"), Metrics(), budget)
+    second = Coalescer("second", work("second"), Metrics(), budget)
+    tasks = [asyncio.create_task(c.run()) for c in (first, second)]
+    try:
+        first.poke()
+        await asyncio.sleep(0.001)
+        second.poke()  # the first's pass spent the budget: the second waits for it
+        await asyncio.sleep(0.1)
+        assert [name for name, _ in passes] == ["first"]
+        for _ in range(100):
+            if len(passes) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert [name for name, _ in passes] == ["first", "second"]
+        assert passes[1][1] - passes[0][1] >= 0.18
+    finally:
+        for task in tasks:
+            task.cancel()
