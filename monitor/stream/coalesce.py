@@ -8,8 +8,9 @@ t·(1/share − 1) later, so all such derived work together takes at most `share
 loop however fast changes arrive and however many features derive from them. A pass that
 awaits others (the contagion's rounds wait on other workers and yield between steps) returns
 the time it held the loop itself; otherwise its wall time counts. Changes users wait for (a
-price move) are urgent: they skip the budget and are spaced only by their coalescer's larger
-`urgent_share`, so idle, the answer is fresh as soon as the pass that follows the change ends.
+price move) are urgent: they never wait for the budget (their time still counts against it)
+and are spaced only by their coalescer's larger `urgent_share`, so idle, the answer is fresh
+as soon as the pass that follows the change ends.
 
 A pass's own time is not all it costs: what it sends is encoded, written and merged downstream
 after it ends. A coalescer given `min_gap` therefore also waits at least that long between
