@@ -29,6 +29,8 @@ from monitor.wire import bootstrap_servers
 DEFAULT_POSITIONS: Final = 10_000
 DEFAULT_STEPS: Final = 120
 DEFAULT_INTERVAL: Final = 1.0
+SEND_ATTEMPTS: Final = 5  # deliveries of a record refused with a retriable error
+RETRY_S: Final = 0.2  # the wait before a retry, times its number
 FLUSH_EVERY: Final = 5_000  # await delivery reports in chunks to bound memory and surface errors
 PROGRESS_EVERY_S: Final = 1.0
 
@@ -79,20 +81,20 @@ async def publish_events(bootstrap: str, events: Iterable[Event], rate: float | 
                                 max_batch_size=256 * 1024, acks=1)
     await producer.start()
     try:
-        pending: list[asyncio.Future[object]] = []
+        pending: list[tuple[Event, asyncio.Future[object]]] = []
         last_report = time.monotonic()
         for event in events:
             if stop is not None and stop.is_set():
                 break
             if event.step != state.step:
-                await _drain(pending)
+                await _drain(producer, pending)
                 state.step = event.step
                 if interval > 0:
                     await _sleep_or_stop(interval, stop)
-            pending.append(await producer.send(event.topic, event.value, key=event.key.encode()))
+            pending.append((event, await _send(producer, event)))
             state.by_topic[event.topic] += 1
             if len(pending) >= FLUSH_EVERY:
-                await _drain(pending)
+                await _drain(producer, pending)
             if rate:
                 ahead = state.total / rate - (time.monotonic() - state.started)
                 if ahead > 0.01:
@@ -100,17 +102,37 @@ async def publish_events(bootstrap: str, events: Iterable[Event], rate: float | 
             if progress is not None and time.monotonic() - last_report >= PROGRESS_EVERY_S:
                 last_report = time.monotonic()
                 progress(state)
-        await _drain(pending)
+        await _drain(producer, pending)
     finally:
         await producer.stop()
     return state
 
 
-async def _drain(pending: list[asyncio.Future[object]]) -> None:
-    """Wait for the delivery of every pending record (raises on a failed send)."""
-    if pending:
-        await asyncio.gather(*pending)
+async def _send(producer: AIOKafkaProducer, event: Event) -> asyncio.Future[object]:
+    """Hand one event to the producer; the future of its delivery."""
+    delivery: asyncio.Future[object] = await producer.send(event.topic, event.value,
+                                                           key=event.key.encode())
+    return delivery
+
+
+async def _drain(producer: AIOKafkaProducer,
+                 pending: list[tuple[Event, asyncio.Future[object]]]) -> None:
+    """Wait for the delivery of every pending record; those refused with a retriable error
+    (a topic created a moment ago whose leader the broker does not know yet) are sent again
+    a few times, then the error is raised. A record sent twice is harmless: the newer
+    version wins."""
+    for attempt in range(SEND_ATTEMPTS):
+        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        failed = [(event, error) for (event, _), error in zip(pending, results, strict=True)
+                  if isinstance(error, BaseException)]
         pending.clear()
+        if not failed:
+            return
+        fatal = next((e for _, e in failed if not getattr(e, "retriable", False)), None)
+        if fatal is not None or attempt == SEND_ATTEMPTS - 1:
+            raise fatal or failed[0][1]
+        await asyncio.sleep(RETRY_S * (attempt + 1))
+        pending.extend([(event, await _send(producer, event)) for event, _ in failed])
 
 
 async def _sleep_or_stop(seconds: float, stop: asyncio.Event | None) -> None:
