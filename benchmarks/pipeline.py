@@ -2,6 +2,7 @@
 its recovery.
 
 python benchmarks/pipeline.py [--events 50000] [--repeat 3] [--growth 100000,500000]
+                              [--growth-repeat 3]
                               [--recovery 100000,1000000] [--stores memory://,rocksdb://]
                               [--quick]
 
@@ -10,9 +11,11 @@ that same topic from the start with a raw aiokafka consumer (orjson decode), an 
 agent, a Faust agent writing one table entry per event (Faust's `table[k] = v`) and the
 product's worker (`monitor worker`: placement, keeper, table, book, partials), interleaved;
 medians of --repeat rounds and the ratios of the product to each.
-growth: for each --growth size a fresh broker and worker load that many distinct positions;
-the rate between 5 % and 20 % of the load (start) and between 80 % and 95 % (end), and RSS
-growth per position (from the first applied snapshot to the end).
+growth: for each --growth size, --growth-repeat times, a fresh broker with that many distinct
+positions, loaded first by a Faust agent writing one table entry per event (the baseline) and
+then by a fresh worker; the rate between 5 % and 20 % of the load (start) and between 80 % and
+95 % (end) of both, the CPU µs per event of the worker and of the broker in each window, and
+RSS growth per position (from the first applied snapshot to the end); medians of the runs.
 recovery: for each size and store, the snapshot table's changelog written as the keeper writes
 it, then a worker started on it: seconds to ready with every position in its books (cold: an
 empty data directory), and for RocksDB a restart on the same data directory (warm); RSS per
@@ -66,12 +69,14 @@ def say(text: str) -> None:
 
 
 class Sample(NamedTuple):
-    """A worker observed: when, positions held, RSS bytes, CPU seconds used so far."""
+    """A worker observed: when, positions held, RSS bytes, CPU seconds used so far (its own
+    and the broker's)."""
 
     t: float
     held: int
     rss: int
     cpu: float
+    broker_cpu: float
 
 
 class Rate(NamedTuple):
@@ -119,38 +124,50 @@ async def raw_rate(bootstrap: str, events: int) -> Rate:
         await consumer.stop()
 
 
+START, END = (0.05, 0.2), (0.8, 0.95)
+
+
 def agent_main(mode: str, broker: str, events: int, app_id: str, port: int,
                data: Path) -> None:
     """Child process: an empty Faust agent, or one writing table[key] = value per event, on
-    the product's app and table declarations; prints its events/s and exits."""
+    the product's app and table declarations; prints its events/s (overall, and over the
+    start and end windows of the growth section) and exits."""
     settings = Settings(broker=broker, broker_flavor="tansu", web_port=port, data_dir=data,
                         app_id=app_id, partitions=PARTITIONS, rebalance_timeout=4,
                         session_timeout=4, heartbeat_interval=0.5)
     ctx = Context(new_app(settings), settings)
     table = ctx.table("bench-table", raw_values=True)
-    seen, first, cpu = 0, 0.0, 0.0
+    marks = {max(1, round(f * events)) for f in (*START, *END)} | {1, events}
+    seen = 0
+    at: dict[int, tuple[float, float]] = {}
+
+    def rate(lo: int, hi: int) -> dict[str, float]:
+        """The rate between two marked counts."""
+        (t0, c0), (t1, c1) = at[lo], at[hi]
+        return Rate((hi - lo) / (t1 - t0), (c1 - c0) / (hi - lo) * 1e6)._asdict()
 
     async def consume(stream: Any) -> None:
         """Count (and store) every event; report at the last."""
-        nonlocal seen, first, cpu
+        nonlocal seen
         async for event in stream.events():
             if mode == "table":
                 table[event.key.decode()] = event.value
             seen += 1
-            if seen == 1:
-                first, cpu = time.perf_counter(), cpu_seconds(os.getpid())
-            elif seen == events:
-                rate = Rate((events - 1) / (time.perf_counter() - first),
-                            (cpu_seconds(os.getpid()) - cpu) / (events - 1) * 1e6)
-                os.write(1, orjson.dumps(rate._asdict()) + b"\n")  # Faust owns sys.stdout
+            if seen in marks:
+                at[seen] = (time.perf_counter(), cpu_seconds(os.getpid()))
+            if seen == events:
+                window = {name: rate(*(max(1, round(f * events)) for f in fractions))
+                          for name, fractions in (("start", START), ("end", END))}
+                report = {**rate(1, events), **window}
+                os.write(1, orjson.dumps(report) + b"\n")  # Faust owns sys.stdout
                 os._exit(0)
 
     ctx.app.agent(ctx.topic(POSITIONS), name=f"bench-{mode}")(consume)
     serve(ctx.app, "warning")
 
 
-def agent_rate(mode: str, broker: EmbeddedBroker, events: int, tmp: Path) -> Rate:
-    """Events/s of a Faust baseline agent in a child process."""
+def agent_report(mode: str, broker: EmbeddedBroker, events: int, tmp: Path) -> dict[str, Any]:
+    """What a Faust baseline agent in a child process reported."""
     app_id = f"bench-{mode}-{time.time_ns()}"
     child = subprocess.run(
         [sys.executable, __file__, "--agent", mode, "--broker", broker.url,
@@ -159,8 +176,15 @@ def agent_rate(mode: str, broker: EmbeddedBroker, events: int, tmp: Path) -> Rat
         capture_output=True, timeout=TIMEOUT_S, env={**os.environ, "PYTHONPATH": str(ROOT)})
     for line in child.stdout.decode().splitlines():
         if line.startswith("{"):
-            return Rate(**json.loads(line))
+            report: dict[str, Any] = json.loads(line)
+            return report
     raise RuntimeError(f"{mode} agent reported nothing: {child.stderr.decode()[-2000:]}")
+
+
+def agent_rate(mode: str, broker: EmbeddedBroker, events: int, tmp: Path) -> Rate:
+    """Events/s of a Faust baseline agent, first event to last."""
+    report = agent_report(mode, broker, events, tmp)
+    return Rate(report["events_per_s"], report["cpu_us_per_event"])
 
 
 async def held(session: aiohttp.ClientSession, base: str) -> tuple[bool, int]:
@@ -171,8 +195,9 @@ async def held(session: aiohttp.ClientSession, base: str) -> tuple[bool, int]:
     return status == 200, int(body.get("positions", 0))
 
 
-async def sample_load(base: str, pid: int, events: int, every: float) -> list[Sample]:
-    """Samples of a worker from its first held position until it
+async def sample_load(base: str, pid: int, events: int, every: float,
+                      broker_pid: int) -> list[Sample]:
+    """Samples of a worker (and the broker's CPU) from its first held position until it
     holds `events`."""
     samples: list[Sample] = []
     started = time.monotonic()
@@ -181,7 +206,7 @@ async def sample_load(base: str, pid: int, events: int, every: float) -> list[Sa
             _, count = await held(session, base)
             if count:
                 samples.append(Sample(time.perf_counter(), count, rss_bytes(pid),
-                                      cpu_seconds(pid)))
+                                      cpu_seconds(pid), cpu_seconds(broker_pid)))
                 if count >= events:
                     return samples
             if time.monotonic() - started > TIMEOUT_S:
@@ -189,14 +214,26 @@ async def sample_load(base: str, pid: int, events: int, every: float) -> list[Sa
             await asyncio.sleep(every)
 
 
-def rate_between(samples: list[Sample], lo: float, hi: float) -> Rate:
-    """The rate between the first samples past fractions `lo` and `hi` of the final count."""
+def window(samples: list[Sample], lo: float, hi: float) -> tuple[Sample, Sample]:
+    """The first samples past fractions `lo` and `hi` of the final count."""
     total = samples[-1].held
     a = next(s for s in samples if s.held >= lo * total)
     b = next(s for s in samples if s.held >= hi * total)
     if b.held == a.held:
         raise RuntimeError("too few samples: load more events")
+    return a, b
+
+
+def rate_between(samples: list[Sample], lo: float, hi: float) -> Rate:
+    """The worker's rate between fractions `lo` and `hi` of the final count."""
+    a, b = window(samples, lo, hi)
     return Rate((b.held - a.held) / (b.t - a.t), (b.cpu - a.cpu) / (b.held - a.held) * 1e6)
+
+
+def broker_cpu_us(samples: list[Sample], lo: float, hi: float) -> float:
+    """The broker's CPU µs per event the worker applied between fractions `lo` and `hi`."""
+    a, b = window(samples, lo, hi)
+    return (b.broker_cpu - a.broker_cpu) / (b.held - a.held) * 1e6
 
 
 def run_worker(broker: EmbeddedBroker, data: Path, log: Path, store: str, app_id: str,
@@ -228,8 +265,10 @@ def product_load(broker: EmbeddedBroker, events: int, store: str, tmp: Path,
                  every: float) -> list[Sample]:
     """Samples of a fresh product worker (its own group) loading the preloaded topic."""
     app_id = f"bench-product-{time.time_ns()}"
-    samples: list[Sample] = run_worker(broker, tmp / app_id, tmp / "product.log", store, app_id,
-                                       partial(sample_load, events=events, every=every))
+    assert broker.process is not None
+    samples: list[Sample] = run_worker(
+        broker, tmp / app_id, tmp / "product.log", store, app_id,
+        partial(sample_load, events=events, every=every, broker_pid=broker.process.pid))
     return samples
 
 
@@ -266,25 +305,43 @@ def consumers(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def growth(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    """Start and end rates of loading each --growth size, and RSS per position."""
+    """Start and end rates of loading each --growth size (medians of --growth-repeat fresh
+    brokers), beside the same windows of a Faust agent writing one table entry per event on
+    the same topic (what the framework and broker alone lose as the topic and changelog grow),
+    and RSS per position."""
     out: dict[str, Any] = {}
     for size in args.growth:
-        with EmbeddedBroker() as broker:
-            say(f"growth: preloading {size} snapshots")
-            asyncio.run(preload(broker.bootstrap, size))
-            say(f"growth: loading {size} ({args.store})")
-            samples = product_load(broker, size, args.store, tmp, 0.5)
-        start, end = rate_between(samples, 0.05, 0.2), rate_between(samples, 0.8, 0.95)
-        first, last = samples[0], samples[-1]
+        runs: list[dict[str, float]] = []
+        for r in range(args.growth_repeat):
+            with EmbeddedBroker() as broker:
+                say(f"growth {r + 1}/{args.growth_repeat}: preloading {size} snapshots")
+                asyncio.run(preload(broker.bootstrap, size))
+                say(f"growth: loading {size} with the table-writing agent")
+                base = agent_report("table", broker, size, tmp)
+                say(f"growth: loading {size} with the product ({args.store})")
+                samples = product_load(broker, size, args.store, tmp, 0.5)
+            start, end = rate_between(samples, *START), rate_between(samples, *END)
+            first, last = samples[0], samples[-1]
+            runs.append({
+                "start_events_per_s": start.events_per_s,
+                "end_events_per_s": end.events_per_s,
+                "end_vs_start": end.events_per_s / start.events_per_s,
+                "start_cpu_us_per_event": start.cpu_us_per_event,
+                "end_cpu_us_per_event": end.cpu_us_per_event,
+                "broker_start_cpu_us_per_event": broker_cpu_us(samples, *START),
+                "broker_end_cpu_us_per_event": broker_cpu_us(samples, *END),
+                "table_agent_start_events_per_s": base["start"]["events_per_s"],
+                "table_agent_end_events_per_s": base["end"]["events_per_s"],
+                "table_agent_end_vs_start": (base["end"]["events_per_s"]
+                                             / base["start"]["events_per_s"]),
+                "rss_mb_end": last.rss / 2**20,
+                "rss_bytes_per_position": (last.rss - first.rss) / (last.held - first.held)})
+            say(f"  {size} run {r + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in runs[-1].items()))
         out[str(size)] = {
-            "start_events_per_s": round(start.events_per_s),
-            "end_events_per_s": round(end.events_per_s),
-            "end_vs_start": round(end.events_per_s / start.events_per_s, 2),
-            "start_cpu_us_per_event": round(start.cpu_us_per_event, 1),
-            "end_cpu_us_per_event": round(end.cpu_us_per_event, 1),
-            "rss_mb_end": round(last.rss / 2**20),
-            "rss_bytes_per_position": round((last.rss - first.rss) / (last.held - first.held))}
-        say(f"  {size}: {out[str(size)]}")
+            **{k: round(statistics.median(run[k] for run in runs), 2) for k in runs[0]},
+            "end_vs_start_all": [round(run["end_vs_start"], 2) for run in runs],
+            "table_agent_end_vs_start_all": [round(run["table_agent_end_vs_start"], 2)
+                                             for run in runs]}
     return out
 
 
@@ -380,6 +437,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--growth", type=sizes, default=[100_000, 500_000])
+    parser.add_argument("--growth-repeat", type=int, default=3,
+                        help="fresh loads per growth size (medians)")
     parser.add_argument("--recovery", type=sizes, default=[100_000, 1_000_000])
     parser.add_argument("--stores", type=stores, default=list(STORES),
                         help="comma-separated, of memory:// and rocksdb://")
@@ -399,6 +458,7 @@ def main() -> None:
     if args.quick:
         args.events, args.repeat = 10_000, 1
         args.growth, args.recovery = [20_000, 50_000], [20_000, 100_000]
+        args.growth_repeat = 1
     out: dict[str, Any] = {"benchmark": "pipeline", "cpus": os.cpu_count(),
                            "date": time.strftime("%Y-%m-%d"),
                            "load_average_at_start": round(os.getloadavg()[1], 1)}
