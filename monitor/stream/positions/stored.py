@@ -17,8 +17,10 @@ from monitor.wire import Version
 
 
 def stored_value(snapshot: dict[str, Any]) -> bytes:
-    """The table value of a validated snapshot (a closed one is its own tombstone)."""
-    return orjson.dumps(snapshot)
+    """The table value of a validated snapshot (a closed one is its own tombstone), copied
+    to its exact size: orjson's output keeps its 4 KiB writer buffer, which the memory store
+    would hold for every position."""
+    return bytes(memoryview(orjson.dumps(snapshot)))
 
 
 def stored_version(raw: bytes | None) -> Version | None:

@@ -3,6 +3,8 @@ version recovery compares and the position a query or a rebuild needs."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 from monitor.risk import from_snapshot
 from monitor.stream.positions.stored import stored_position, stored_value, stored_version
 
@@ -26,3 +28,14 @@ def test_a_closed_snapshot_is_a_tombstone_holding_its_version() -> None:
 
 def test_nothing_stored_is_no_version_and_no_position() -> None:
     assert stored_version(None) is None and stored_position(None) is None
+
+
+def test_a_stored_value_holds_no_more_memory_than_its_bytes() -> None:
+    """The memory store keeps every value: orjson's spare writer buffer must not come along."""
+    tracemalloc.start()
+    try:
+        kept = [stored_value(dict(SNAPSHOT)) for _ in range(1000)]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held / len(kept) < len(kept[0]) + 200
