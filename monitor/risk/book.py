@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.risk.asset_index import AssetIndex
-from monitor.risk.clusters import ClusterGrid, ClusterMap, LevelColumns, aggregate
+from monitor.risk.clusters import ClusterGrid, ClusterMap, LevelColumns
 from monitor.risk.flow_kernels import liquidation_flows
 from monitor.risk.legs import GROWTH, LegArena, LegValues, by_count, distinct_pairs
 from monitor.risk.level_kernels import (
@@ -394,8 +394,9 @@ class PositionBook:
     def _unlink(self, row: int) -> None:
         """Drop the row's entries from the asset indexes."""
         entries = self._entries(row)
+        protocol = int(self._protocol[row])
         for code, entry in entries.items():
-            moved = self._indexes[code].discard(entry)
+            moved = self._indexes[code].discard(entry, protocol)
             if moved >= 0:
                 start = int(self._start[moved])
                 stop = start + int(self._count[moved])
@@ -455,6 +456,16 @@ class PositionBook:
         return collateral_values(self._legs, self._start[:n], self._count[:n], self._perp[:n],
                                  self.price_table(prices))
 
+    def rows_health(self, rows: npt.NDArray[np.intp], prices: Mapping[str, float]
+                    ) -> tuple[FloatArray, FloatArray]:
+        """(health factor, collateral USD) of these rows only, as health_factors and
+        collateral_values give them: a scan of the positions that changed costs them, not
+        the book."""
+        table = self.price_table(prices)
+        starts, counts, perp = self._start[rows], self._count[rows], self._perp[rows]
+        return (HealthTerms(self._legs, starts, counts, perp).factors(table),
+                collateral_values(self._legs, starts, counts, perp, table))
+
     def _moved_bits(self, code: int, index: AssetIndex, table: FloatArray) -> int:
         """Asset bits of the assets sharing a position with `code` whose price differs from
         the one the index was last brought up to date with (nan equal to nan)."""
@@ -475,8 +486,15 @@ class PositionBook:
         index.mark_moved(self._held, self._moved_bits(code, index, table))
         stale = np.flatnonzero(index.stale[: index.size])
         index.stamp = table
-        if not stale.size:
-            return
+        width = len(self._protocol_names)
+        index.uncount(stale, self._protocol, width)
+        if stale.size:
+            self._compute(code, index, table, stale)
+            index.count(stale, self._protocol, width)
+
+    def _compute(self, code: int, index: AssetIndex, table: FloatArray,
+                 stale: npt.NDArray[np.intp]) -> None:
+        """Recompute the cached levels of the `stale` entries at `table`."""
         rows = index.rows[stale]
         perp = self._perp[rows]
         lending = np.flatnonzero(~perp)
@@ -526,5 +544,15 @@ class PositionBook:
 
     def clusters(self, asset: str, prices: Mapping[str, float],
                  grid: ClusterGrid | None = None) -> ClusterMap:
-        """The asset's liquidation clusters over this book's positions."""
-        return aggregate(asset, grid or ClusterGrid(), self.liquidation_prices(asset, prices))
+        """The asset's liquidation clusters over this book's positions (from the index's
+        running sums: the cost of the entries changed since the last call)."""
+        grid = grid or ClusterGrid()
+        code = self._asset_code.get(asset)
+        if code is None:
+            return ClusterMap(asset, grid)
+        index = self._indexes[code]
+        self._refresh(code, index, self.price_table(prices))
+        tally = index.tally
+        if tally is None or tally.grid != grid or tally.worn(index.size):
+            tally = index.recount(grid, self._protocol, len(self._protocol_names))
+        return tally.cluster_map(asset, tuple(self._protocol_names))

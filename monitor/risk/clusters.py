@@ -234,7 +234,7 @@ class ClusterMap:
                    split[order])
 
 
-def _dense_keys(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
+def dense_keys(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
                                                      npt.NDArray[np.intp]]:
     """(distinct keys ascending, index of each key among them), by bincount when compact."""
     low = int(keys.min())
@@ -276,7 +276,7 @@ def aggregate(asset: str, grid: ClusterGrid, columns: LevelColumns) -> ClusterMa
         return a if whole else a[keep]
 
     keys = grid.buckets(kept(columns.price)) * 2 + (kept(columns.side) < 0)
-    distinct, index = _dense_keys(keys)
+    distinct, index = dense_keys(keys)
     m, n_protocols = distinct.size, len(columns.protocols)
 
     def total(weights: FloatArray) -> FloatArray:
@@ -339,7 +339,7 @@ def merge_clusters(maps: Iterable[ClusterMap]) -> ClusterMap:
     if keys.size == 0:
         return ClusterMap(asset, grid, protocols=tuple(names),
                           by_protocol=np.zeros((0, len(names))))
-    distinct, index = _dense_keys(keys)
+    distinct, index = dense_keys(keys)
     m = distinct.size
 
     def total(column: str) -> FloatArray:

@@ -13,8 +13,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from monitor.risk.asset_index import DEBT_USD, EQUITY_BASE, NET_UNITS, PRICE, QUANTITY
 from monitor.risk.legs import BONUS, COLLATERAL, DEBT, WEIGHTED, IntArray, LegArena, by_count
+from monitor.risk.level_fields import DEBT_USD, EQUITY_BASE, NET_UNITS, PRICE, QUANTITY
 
 FloatArray = npt.NDArray[np.float64]
 SideArray = npt.NDArray[np.int8]
