@@ -78,3 +78,15 @@ async def test_a_callback_setting_a_past_deadline_never_blocks_the_loop() -> Non
     await asyncio.sleep(0.05)  # returns at all: the loop was not held by one wake-up
     wakeups.clear()
     assert woken and set(woken) == {"stale"}
+
+
+async def test_alerts_are_found_by_subject_while_held_and_after_a_reload() -> None:
+    pending = RuleConfig("held-jump", "oracle_jump", threshold=0.1, margin=0.5, hold=60.0)
+    ev, _ = evaluator({"jump": JUMP, "held-jump": pending})
+    fired = ev.observe(jump(0.2), now=1.0)
+    waiting = ev.observe(Observation(pending, "WETH", {"asset": "WETH"}, 0.2, ""), now=1.0)
+    assert sorted(ev.held_about("WETH")) == sorted([fired, waiting])
+    ev.observe(Observation(pending, "WETH", {"asset": "WETH"}, 0.0, ""), now=2.0)  # forgotten
+    assert ev.held_about("WETH") == [fired] and ev.held_about("WBTC") == []
+    ev.load([ev.held[fired]], lambda subject: subject == "WBTC")
+    assert ev.held_about("WETH") == []

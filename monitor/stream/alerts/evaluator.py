@@ -33,6 +33,7 @@ class Evaluator:
         self.cfg = cfg
         self.propose = propose
         self.held: dict[str, AlertRecord] = {}
+        self.subjects: dict[str, set[str]] = {}  # subject -> fingerprints of its held alerts
         self.last: dict[str, Observation] = {}
         self.wakeups = Wakeups(self._wake)
 
@@ -46,6 +47,10 @@ class Evaluator:
     def held_by(self, rule: str) -> list[str]:
         """Fingerprints of the alerts of `rule` held now."""
         return [fp for fp, record in self.held.items() if record.rule == rule]
+
+    def held_about(self, subject: str) -> list[str]:
+        """Fingerprints of the alerts of `subject` held now, without a pass over every alert."""
+        return list(self.subjects.get(subject, ()))
 
     def vanish(self, fp: str, summary: str) -> None:
         """The subject of a held alert is gone (position closed): observe no measure."""
@@ -61,6 +66,9 @@ class Evaluator:
             if owns(record.subject) and record.sequence > getattr(table.get(fp), "sequence", 0):
                 table[fp] = record
         self.held = table
+        self.subjects = {}
+        for fp, record in table.items():
+            self.subjects.setdefault(record.subject, set()).add(fp)
         self.last = {fp: obs for fp, obs in self.last.items() if fp in self.held}
         self.wakeups.clear()
         now = time.time()
@@ -80,12 +88,21 @@ class Evaluator:
             self.last.pop(fp, None)
             self.wakeups.at(fp, None)
             if before is not None:
+                self._unindex(fp, before.subject)
                 self.propose(fp, before.subject, None, before)
             return
         assert isinstance(change, AlertRecord)
         self.held[fp] = change
+        self.subjects.setdefault(change.subject, set()).add(fp)
         self._schedule(fp, change)
         self.propose(fp, change.subject, change, before)
+
+    def _unindex(self, fp: str, subject: str) -> None:
+        """Drop a forgotten alert from its subject's fingerprints."""
+        fps = self.subjects[subject]
+        fps.discard(fp)
+        if not fps:
+            del self.subjects[subject]
 
     def _schedule(self, fp: str, record: AlertRecord) -> None:
         """Wake for the alert when its rule needs a look without new input."""

@@ -1,15 +1,17 @@
 """What each rule kind measures, taken from the stream's state the moment it changes: asset
 rules from a cascade projection or a price move (on the worker that owns the asset), position
-rules from a coalesced pass over the owned books after a price move or new snapshots."""
+rules from a coalesced pass over the owned books: the whole book after a price move of an asset
+it holds or a rebalance, only the positions that changed after new snapshots."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from monitor.alerting.config import AlertingConfig, RuleConfig
 from monitor.alerting.state import Observation
@@ -27,6 +29,7 @@ from monitor.stream.alerts.evaluator import Evaluator
 from monitor.stream.alerts.wakeups import Wakeups
 from monitor.wire import PriceUpdate
 
+FloatArray = npt.NDArray[np.float64]
 ASSET_KINDS: Final = ("cascade_proximity", "liquidatable_value", "liquidatable_growth",
                       "oracle_stale", "oracle_jump", "bad_debt")
 GROWTH_FLOOR_USD: Final = 1.0  # growth is measured from min_usd at least, and from $1
@@ -185,32 +188,59 @@ class PositionRules:
         self.evaluator, self.partition_of, self.find = evaluator, partition_of, find
         self.rules = [r for r in cfg.rules.values() if r.kind == "position_near_liquidation"]
 
-    def scan(self, books: Mapping[int, PositionBook], prices: Mapping[str, float]) -> None:
-        """Observe every large position near liquidation in these partitions' books; alerts of
-        their positions no longer near (or gone) observe nothing and resolve."""
+    def scan(self, books: Mapping[int, PositionBook], prices: Mapping[str, float],
+             changed: Mapping[int, set[str]] | None = None) -> None:
+        """Observe every large position near liquidation in these partitions' books (in a
+        partition of `changed`, only among those ids: no other position or price moved since
+        its last scan); alerts of scanned positions no longer near (or gone) resolve."""
+        changed = changed or {}
+        whole = {p for p in books if p not in changed}
         for rule in self.rules:
             seen: set[str] = set()
-            for book in books.values():
-                seen |= self._near(rule, book, prices)
-            for fp in self.evaluator.held_by(rule.name):
-                held = self.evaluator.held[fp]
-                if fp not in seen and held.status != "resolved" and \
-                        self.partition_of(held.subject) in books:
-                    self.evaluator.vanish(fp, f"{held.subject}: no longer within "
+            for partition, book in books.items():
+                ids = changed.get(partition)
+                seen |= self._near(rule, book, prices) if ids is None else \
+                    self._near_among(rule, book, ids, prices)
+            held = self.evaluator.held
+            scanned = [fp for fp in self.evaluator.held_by(rule.name)
+                       if self.partition_of(held[fp].subject) in whole] if whole else []
+            scanned += [fp for partition, ids in changed.items() if partition in books
+                        for pid in ids for fp in self.evaluator.held_about(pid)
+                        if held[fp].rule == rule.name]
+            for fp in scanned:
+                record = held[fp]
+                if fp not in seen and record.status != "resolved":
+                    self.evaluator.vanish(fp, f"{record.subject}: no longer within "
                                               f"{rule.threshold:g} of liquidation (recovered, "
                                               f"liquidated or closed)")
 
     def _near(self, rule: RuleConfig, book: PositionBook, prices: Mapping[str, float]
               ) -> set[str]:
         """Observe the positions of one book within the rule's band; their fingerprints."""
-        seen: set[str] = set()
         if not len(book):
-            return seen
-        hf = book.health_factors(prices)
-        ids = book.ids()
+            return set()
+        return self._observe_near(rule, book.ids(), book.health_factors(prices),
+                                  book.collateral_values(prices), prices)
+
+    def _near_among(self, rule: RuleConfig, book: PositionBook, ids: set[str],
+                    prices: Mapping[str, float]) -> set[str]:
+        """Observe the held positions among `ids` within the rule's band, at the cost of those
+        rows only; their fingerprints."""
+        held = [pid for pid in ids if pid in book]  # closed ones are gone from the book
+        if not held:
+            return set()
+        hf, collateral = book.rows_health(book.rows_of(held), prices)
+        return self._observe_near(rule, held, hf, collateral, prices)
+
+    def _observe_near(self, rule: RuleConfig, ids: Sequence[str] | npt.NDArray[np.object_],
+                      hf: FloatArray, collateral: FloatArray,
+                      prices: Mapping[str, float]) -> set[str]:
+        """Observe the rows (ids, health factors, collateral USD) within the rule's band;
+        their fingerprints."""
+        seen: set[str] = set()
         # only positions this large are decoded and valued one by one (the slack keeps those
         # whose exact valuation rounds a little above the generic sum)
-        large = book.collateral_values(prices) >= rule.min_usd * (1.0 - VALUE_SLACK)
+        large = collateral >= rule.min_usd * (1.0 - VALUE_SLACK)
         with np.errstate(invalid="ignore"):
             near = np.flatnonzero((hf - 1.0 <= rule.threshold * (1.0 + rule.margin)) & large)
         for i in near.tolist():

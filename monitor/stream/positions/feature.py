@@ -70,7 +70,8 @@ class Positions:
         self.table = ctx.table("position-snapshots", raw_values=True)  # see stored.py
         self.books = Books()
         self.decoded = Decoded()
-        self.applied: Announcer[int] = Announcer()  # a partition's book took new snapshots
+        # a partition's book took new snapshots: (partition, the ids applied, closed included)
+        self.applied: Announcer[tuple[int, tuple[str, ...]]] = Announcer()
         self.published: Announcer[ClusterPartial] = Announcer()  # a partial was sent
         self.forward: Forward = self._send_placed
         self.writes: TableWriter = BatchedWrites(ctx.app, self.table)
@@ -133,6 +134,7 @@ class Positions:
             raise Rejected("not-a-batch", "expected a JSON array of snapshot objects")
         tally: Tally[Outcome] = Tally()
         stray: dict[int, list[bytes]] = {}
+        changed: list[str] = []
         for snapshot in snapshots:
             try:
                 update = parse_snapshot(snapshot, self._close_factors, self.limits)
@@ -150,14 +152,15 @@ class Positions:
                           stored_version(self.table.data.get(update.position_id))):
                 self.writes.set(update.position_id, stored_value(snapshot))
                 self.books.apply(partition, update)
+                changed.append(update.position_id)
                 tally["applied"] += 1
             else:
                 tally["stale"] += 1
         await self.writes.flush(partition)
         await self._forward_all(stray)
-        if tally["applied"]:
+        if changed:
             self.publisher.poke()
-            self.applied.announce(partition)
+            self.applied.announce((partition, tuple(changed)))
         return tally
 
     def _misplaced(self, position_id: str, partition: int, home: int) -> None:
