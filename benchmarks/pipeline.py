@@ -15,7 +15,9 @@ growth: for each --growth size, --growth-repeat times, a fresh broker with that 
 positions, loaded first by a Faust agent writing one table entry per event (the baseline) and
 then by a fresh worker; the rate between 5 % and 20 % of the load (start) and between 80 % and
 95 % (end) of both, the CPU µs per event of the worker and of the broker in each window, and
-RSS growth per position (from the first applied snapshot to the end); medians of the runs.
+RSS growth per position (from the first applied snapshot to the end); medians of the runs;
+and per run, each kind of derived pass's µs per event in both windows (partials, alert scans,
+cascade and contagion projections: the work that could grow with the book).
 recovery: for each size and store, the snapshot table's changelog written as the keeper writes
 it, then a worker started on it: seconds to ready with every position in its books (cold: an
 empty data directory), and for RocksDB a restart on the same data directory (warm); RSS per
@@ -47,6 +49,7 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from designs import PARTITIONS, ROOT, Design, get, preload, snapshot, start_worker
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import Settings
 from monitor.localhost import free_port
@@ -70,13 +73,15 @@ def say(text: str) -> None:
 
 class Sample(NamedTuple):
     """A worker observed: when, positions held, RSS bytes, CPU seconds used so far (its own
-    and the broker's)."""
+    and the broker's), and at the window marks the seconds each kind of derived pass has
+    taken so far (its /metrics)."""
 
     t: float
     held: int
     rss: int
     cpu: float
     broker_cpu: float
+    passes: dict[str, float] | None = None
 
 
 class Rate(NamedTuple):
@@ -195,18 +200,33 @@ async def held(session: aiohttp.ClientSession, base: str) -> tuple[bool, int]:
     return status == 200, int(body.get("positions", 0))
 
 
+async def pass_seconds(session: aiohttp.ClientSession, base: str) -> dict[str, float]:
+    """Seconds each kind of derived pass (partials, scans, projections...) has taken so far."""
+    async with session.get(f"{base}/metrics") as response:
+        text = await response.text()
+    return {sample.labels["work"]: sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "monitor_recompute_pass_seconds"
+            for sample in family.samples if sample.name.endswith("_sum")}
+
+
 async def sample_load(base: str, pid: int, events: int, every: float,
                       broker_pid: int) -> list[Sample]:
     """Samples of a worker (and the broker's CPU) from its first held position until it
-    holds `events`."""
+    holds `events`; the ones past each window mark also read the passes' seconds."""
     samples: list[Sample] = []
+    marks = sorted(mark * events for mark in (*START, *END))
     started = time.monotonic()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         while True:
             _, count = await held(session, base)
             if count:
+                passes = None
+                if marks and count >= marks[0]:
+                    marks = [mark for mark in marks if mark > count]
+                    passes = await pass_seconds(session, base)
                 samples.append(Sample(time.perf_counter(), count, rss_bytes(pid),
-                                      cpu_seconds(pid), cpu_seconds(broker_pid)))
+                                      cpu_seconds(pid), cpu_seconds(broker_pid), passes))
                 if count >= events:
                     return samples
             if time.monotonic() - started > TIMEOUT_S:
@@ -228,6 +248,16 @@ def rate_between(samples: list[Sample], lo: float, hi: float) -> Rate:
     """The worker's rate between fractions `lo` and `hi` of the final count."""
     a, b = window(samples, lo, hi)
     return Rate((b.held - a.held) / (b.t - a.t), (b.cpu - a.cpu) / (b.held - a.held) * 1e6)
+
+
+def pass_us(samples: list[Sample], lo: float, hi: float) -> dict[str, float]:
+    """Each kind of derived pass's µs per event the worker applied between fractions `lo` and
+    `hi` (read at the samples past the marks: the load's total is the events asked for)."""
+    a, b = window(samples, lo, hi)
+    if a.passes is None or b.passes is None:
+        return {}
+    return {name: round((b.passes[name] - a.passes.get(name, 0.0)) / (b.held - a.held) * 1e6,
+                        1) for name in sorted(b.passes)}
 
 
 def broker_cpu_us(samples: list[Sample], lo: float, hi: float) -> float:
@@ -312,6 +342,7 @@ def growth(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for size in args.growth:
         runs: list[dict[str, float]] = []
+        passes: list[dict[str, dict[str, float]]] = []
         for r in range(args.growth_repeat):
             with EmbeddedBroker() as broker:
                 say(f"growth {r + 1}/{args.growth_repeat}: preloading {size} snapshots")
@@ -336,12 +367,15 @@ def growth(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                                              / base["start"]["events_per_s"]),
                 "rss_mb_end": last.rss / 2**20,
                 "rss_bytes_per_position": (last.rss - first.rss) / (last.held - first.held)})
-            say(f"  {size} run {r + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in runs[-1].items()))
+            passes.append({"start": pass_us(samples, *START), "end": pass_us(samples, *END)})
+            say(f"  {size} run {r + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in runs[-1].items())
+                + f"; derived passes, µs per event: {passes[-1]}")
         out[str(size)] = {
             **{k: round(statistics.median(run[k] for run in runs), 2) for k in runs[0]},
             "end_vs_start_all": [round(run["end_vs_start"], 2) for run in runs],
             "table_agent_end_vs_start_all": [round(run["table_agent_end_vs_start"], 2)
-                                             for run in runs]}
+                                             for run in runs],
+            "passes_us_per_event_all": passes}
     return out
 
 
