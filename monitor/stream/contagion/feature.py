@@ -16,7 +16,11 @@ the union of every partition's positions.
 Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): the triggers
 follow the cascade projection they depend on, at the urgent share when the asset's price moved
 and at the recompute share when only positions changed; the stress shocks follow any
-price move or projection at the recompute share, each of their rounds waiting while a trigger
+price move, and a projection whose price moved, at the recompute share. While only positions
+change (a backfill), they run again once STRESS_SHARE of the positions held here changed, or
+STRESS_AGE after the first change: a stress pass costs in proportion to the book, so running
+it after every projection would cost each event more the larger the book. Each of their rounds
+waits while a trigger
 pass runs and followed by a pause that keeps the pass itself within that share (a price move's
 partials and merges run in the pauses). A pass awaits the other workers, not the loop, and
 yields between the partitions it answers itself, so the single-asset path runs between its
@@ -63,6 +67,8 @@ from monitor.stream.prices import Prices
 from monitor.wire import PriceUpdate
 
 RETRY_S: Final = 1.0  # a failed pass waits this long before it asks for another
+STRESS_SHARE: Final = 0.05  # positions changed, as a share of those held, that rerun stresses
+STRESS_AGE: Final = 30.0  # seconds after a change of positions by which the stresses rerun
 
 
 class Superseded(Exception):
@@ -89,6 +95,8 @@ class Contagion:
         self._triggers_idle.set()
         self._abandoned = False  # the last trigger pass was abandoned: run the next to its end
         self._priced: dict[str, float] = {}  # by asset, the price of its last projection
+        self._unstressed = 0  # positions applied here since the last stress pass began
+        self._stress_timer: asyncio.TimerHandle | None = None  # the STRESS_AGE poke due
         self.triggers = Coalescer("contagion-triggers", self._project_triggers, ctx.metrics,
                                   ctx.budget, ctx.settings.urgent_share)
         self.stresses = Coalescer("contagion-stress", self._project_stress, ctx.metrics,
@@ -97,6 +105,7 @@ class Contagion:
             ctx.app.task(self.triggers.run)
             ctx.app.task(self.stresses.run)
             cascades.projected.subscribe(self._projected)
+            positions.applied.subscribe(self._positions_changed)
             prices.moved.subscribe(self._price_moved)
             ctx.on_ready(self._reassigned)
         ctx.metrics.add_gauges(self._gauges)
@@ -105,13 +114,22 @@ class Contagion:
     def _projected(self, projection: dict[str, Any]) -> None:
         """An asset's cascade projection changed: project its triggers (urgently when its price
         moved; while only positions change, a backfill say, at the recompute share: a pass
-        costs in proportion to the book) and the stress shocks again."""
+        costs in proportion to the book) and, if its price moved or enough positions changed,
+        the stress shocks (else within STRESS_AGE)."""
         asset, price = str(projection["asset"]), float(projection["price"])
         moved = self._priced.get(asset) != price
         self._priced[asset] = price
         self._dirty.add(asset)
         self.triggers.poke(urgent=moved)
-        self.stresses.poke()
+        if moved or self._unstressed >= STRESS_SHARE * len(self.positions.books):
+            self.stresses.poke()
+        elif self._stress_timer is None:
+            self._stress_timer = asyncio.get_running_loop().call_later(STRESS_AGE,
+                                                                       self.stresses.poke)
+
+    def _positions_changed(self, applied: tuple[int, tuple[str, ...]]) -> None:
+        """Count the positions changed since the last stress pass."""
+        self._unstressed += len(applied[1])
 
     def _price_moved(self, update: PriceUpdate) -> None:
         """Any price move changes the stress projections."""
@@ -168,6 +186,10 @@ class Contagion:
         Returns the seconds the pass held the loop."""
         if not self.ctx.ready():
             return None
+        self._unstressed = 0
+        if self._stress_timer is not None:
+            self._stress_timer.cancel()
+            self._stress_timer = None
         values = self.prices.values
         scenarios = [scenario for shock in self.config.stress
                      if self.cascades.clusters.owns(shock.asset)

@@ -101,7 +101,7 @@ async def test_a_pass_whose_prices_held_still_is_served(stream: Stream) -> None:
     assert answered.count(0) == 3
 
 
-def test_a_price_move_asks_for_the_triggers_urgently_and_a_change_of_positions_does_not(
+async def test_a_price_move_asks_for_the_triggers_urgently_and_a_change_of_positions_does_not(
         stream: Stream) -> None:
     contagion, triggers = stream.contagion, stream.contagion.triggers
     projection = stream.cascades.projections["WETH"]
@@ -113,3 +113,23 @@ def test_a_price_move_asks_for_the_triggers_urgently_and_a_change_of_positions_d
     assert triggers._wanted.is_set() and not triggers._urgent.is_set()
     contagion._projected({**projection, "price": projection["price"] * 0.99})
     assert triggers._urgent.is_set() and contagion._dirty == {"WETH"}
+
+
+async def test_the_stress_shocks_rerun_after_a_price_move_or_a_share_of_the_book_changed(
+        stream: Stream) -> None:
+    contagion, stresses = stream.contagion, stream.contagion.stresses
+    projection = stream.cascades.projections["WETH"]
+    held = len(stream.positions.books)
+    assert held >= 40
+    contagion._projected(projection)  # a new price: at once
+    assert stresses._wanted.is_set() and contagion._stress_timer is None
+    await contagion._project_stress()
+    stresses._wanted.clear()
+    contagion._positions_changed((0, ("p1",)))  # one position of many changed
+    contagion._projected(dict(projection))
+    assert not stresses._wanted.is_set() and contagion._stress_timer is not None  # later
+    contagion._positions_changed((0, tuple(f"p{i}" for i in range(held // 20))))
+    contagion._projected(dict(projection))  # now STRESS_SHARE of the book changed
+    assert stresses._wanted.is_set()
+    await contagion._project_stress()
+    assert contagion._unstressed == 0 and contagion._stress_timer is None
