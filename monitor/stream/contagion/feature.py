@@ -15,16 +15,15 @@ the union of every partition's positions.
 
 Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): the triggers
 follow the cascade projection they depend on, at the urgent share when the asset's price moved
-and at the recompute share when only positions changed; the stress shocks follow any
-price move, and a projection whose price moved, at the recompute share. While only positions
-change (a backfill), they run again once STRESS_SHARE of the positions held here changed, or
-STRESS_AGE after the first change: a stress pass costs in proportion to the book, so running
-it after every projection would cost each event more the larger the book. Each of their rounds
-waits while a trigger
-pass runs and followed by a pause that keeps the pass itself within that share (a price move's
-partials and merges run in the pauses). A pass awaits the other workers, not the loop, and
-yields between the partitions it answers itself, so the single-asset path runs between its
-steps. A round not answered by every
+and at the recompute share when only positions changed; the stress shocks follow any price
+move, and a projection whose price moved, at the recompute share. While only positions change
+(a backfill), the stress shocks run again once STRESS_SHARE of the positions held here changed
+since the last stress pass, or STRESS_AGE after the first change: a stress pass costs in
+proportion to the book, so one after every projection would cost each event more the larger
+the book. Each stress round waits while a trigger pass runs and is followed by a pause that
+keeps the pass itself within that share (a price move's partials and merges run in the
+pauses). A pass awaits the other workers, not the loop, and yields between the partitions it
+answers itself, so the single-asset path runs between its steps. A round not answered by every
 partition within `[contagion] timeout` (a rebalance: no owner, or one that lost the batch's
 steps; or a stress batch kept waiting that long, which its steps forget) fails the pass, which
 asks for another RETRY_S later.
@@ -67,7 +66,10 @@ from monitor.stream.prices import Prices
 from monitor.wire import PriceUpdate
 
 RETRY_S: Final = 1.0  # a failed pass waits this long before it asks for another
-STRESS_SHARE: Final = 0.05  # positions changed, as a share of those held, that rerun stresses
+# positions changed since the last stress pass ended, as a share of those held, that rerun the
+# stresses: a pass runs several paced rounds over the books, so a backfill changes a few % of a
+# large book before it ends; at a quarter, passes stay apart and cost each event the same
+STRESS_SHARE: Final = 0.25
 STRESS_AGE: Final = 30.0  # seconds after a change of positions by which the stresses rerun
 
 
@@ -95,7 +97,7 @@ class Contagion:
         self._triggers_idle.set()
         self._abandoned = False  # the last trigger pass was abandoned: run the next to its end
         self._priced: dict[str, float] = {}  # by asset, the price of its last projection
-        self._unstressed = 0  # positions applied here since the last stress pass began
+        self._unstressed = 0  # positions applied here since the last stress pass (began, ended)
         self._stress_timer: asyncio.TimerHandle | None = None  # the STRESS_AGE poke due
         self.triggers = Coalescer("contagion-triggers", self._project_triggers, ctx.metrics,
                                   ctx.budget, ctx.settings.urgent_share)
@@ -200,6 +202,8 @@ class Contagion:
             await asyncio.sleep(RETRY_S)
             self.stresses.poke()
             raise
+        finally:
+            self._unstressed = 0  # what changed while it ran does not, alone, ask for another
 
     async def _run(self, scenarios: list[Scenario], pace: float | None = None,
                    abandon_stale: bool = False) -> float:

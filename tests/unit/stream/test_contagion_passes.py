@@ -128,7 +128,7 @@ async def test_the_stress_shocks_rerun_after_a_price_move_or_a_share_of_the_book
     contagion._positions_changed((0, ("p1",)))  # one position of many changed
     contagion._projected(dict(projection))
     assert not stresses._wanted.is_set() and contagion._stress_timer is not None  # later
-    contagion._positions_changed((0, tuple(f"p{i}" for i in range(held // 20))))
+    contagion._positions_changed((0, tuple(f"p{i}" for i in range(held // 4))))
     contagion._projected(dict(projection))  # now STRESS_SHARE of the book changed
     assert stresses._wanted.is_set()
     await contagion._project_stress()
