@@ -17,7 +17,9 @@ then by a fresh worker; the rate between 5 % and 20 % of the load (start) and be
 95 % (end) of both, the CPU µs per event of the worker and of the broker in each window, and
 RSS growth per position (from the first applied snapshot to the end); medians of the runs;
 and per run, each kind of derived pass's µs per event in both windows (partials, alert scans,
-cascade and contagion projections: the work that could grow with the book).
+cascade and contagion projections: the work that could grow with the book), in wall time (the
+sends a pass awaits and the contagion's paced pauses included; a pass counts in the window it
+ends in).
 recovery: for each size and store, the snapshot table's changelog written as the keeper writes
 it, then a worker started on it: seconds to ready with every position in its books (cold: an
 empty data directory), and for RocksDB a restart on the same data directory (warm); RSS per
@@ -251,8 +253,8 @@ def rate_between(samples: list[Sample], lo: float, hi: float) -> Rate:
 
 
 def pass_us(samples: list[Sample], lo: float, hi: float) -> dict[str, float]:
-    """Each kind of derived pass's µs per event the worker applied between fractions `lo` and
-    `hi` (read at the samples past the marks: the load's total is the events asked for)."""
+    """Each kind of derived pass's wall µs per event the worker applied between fractions `lo`
+    and `hi` (read at the samples past the marks: the load's total is the events asked for)."""
     a, b = window(samples, lo, hi)
     if a.passes is None or b.passes is None:
         return {}

@@ -6,8 +6,11 @@ reprice: WBTC ticks, then the WETH liquidation levels are brought up to date (WE
 about a quarter of the positions; the book recomputes only those whose other assets' prices
 moved, here the positions also holding WBTC); "all moved": every price but WETH's ticks, so
 every WETH level of a position holding another asset is recomputed (the worst case); cluster
-rebuild: those levels bucketed into a ClusterMap; trigger search: both sides, 200 shock levels
-each, on the WETH clusters."""
+rebuild: those levels bucketed into a ClusterMap (aggregate, over every level); clusters after
+changes: 100 positions replaced, then the WETH clusters asked for, the upserts included (the
+book's running sums take away and count only the changed levels: what a backfill's partials
+cost, beside the rebuild);
+trigger search: both sides, 200 shock levels each, on the WETH clusters."""
 
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ THRESHOLDS: Final = {"WETH": 0.83, "WBTC": 0.78, "wstETH": 0.81, "LINK": 0.68, "
                      "USDC": 0.78, "USDT": 0.78, "DAI": 0.77}
 DEPTH_USD_2PCT: Final = 25_000_000.0
 SIZES: Final = (10_000, 100_000, 1_000_000)
+CHANGED: Final = 100  # positions replaced before each "clusters after changes"
 
 
 def generate_positions(n: int, seed: int = 0) -> list[Position]:
@@ -143,6 +147,15 @@ def bench_size(n: int, seed: int, repeats: int) -> dict[str, Any]:
         return book.clusters("WETH", prices, ClusterGrid())
 
     worst = timed(all_moved, repeats)
+    changes = iter(range(10**9))
+
+    def after_changes() -> object:
+        for _ in range(CHANGED):
+            book.upsert(positions[next(changes) % n])
+        return book.clusters("WETH", prices, ClusterGrid())
+
+    after_changes()  # the running sums made once
+    changed = timed(after_changes, repeats)
     clusters = book.clusters("WETH", prices, ClusterGrid())
     depth = PowerLawDepth(DEPTH_USD_2PCT)
     trigger = timed(lambda: [find_cascade_trigger(clusters, PRICES["WETH"], depth, side,
@@ -157,6 +170,7 @@ def bench_size(n: int, seed: int, repeats: int) -> dict[str, Any]:
         "cluster_rebuild_ms": rebuild.median_ms,
         "reprice_plus_cluster_rebuild_ms": both.median_ms,
         "reprice_plus_cluster_rebuild_all_moved_ms": worst.median_ms,
+        "clusters_after_100_changes_ms": changed.median_ms,
         "cluster_levels": len(clusters.levels),
         "trigger_search_200_levels_both_sides_ms": trigger.median_ms,
         "array_bytes_per_position": book.nbytes() / n,
