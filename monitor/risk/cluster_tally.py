@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from monitor.risk.clusters import ClusterGrid, ClusterMap, dense_keys
+from monitor.risk.clusters import ClusterGrid, ClusterMap, dense_keys, key_sides, level_keys
 from monitor.risk.level_fields import DEBT_USD, EQUITY_BASE, FIELDS, NET_UNITS, PRICE, QUANTITY
 
 FloatArray = npt.NDArray[np.float64]
@@ -43,7 +43,7 @@ class ClusterTally:
         """Each level's key (UNCOUNTED where it has none: side 0)."""
         keys = np.full(price.size, UNCOUNTED, dtype=np.int64)
         has = np.flatnonzero(side != 0)
-        keys[has] = self.grid.buckets(price[has]) * 2 + (side[has] < 0)
+        keys[has] = level_keys(self.grid.buckets(price[has]), side[has])
         return keys
 
     def add(self, keys: KeyArray, levels: FloatArray, protocols: npt.NDArray[np.int32],
@@ -108,10 +108,8 @@ class ClusterTally:
         live = np.flatnonzero(self.positions > 0)
         if not live.size:
             return ClusterMap(asset, self.grid)
-        buckets, shorts = np.divmod(self.keys[live], 2)
         split = np.zeros((live.size, len(protocols)))
         split[:, :self.by_protocol.shape[1]] = self.by_protocol[live]
         quantity, value, debt, equity, net = self.sums[:, live]
-        return ClusterMap(asset, self.grid, buckets, np.where(shorts == 1, -1, 1).astype(np.int8),
-                          quantity, value, debt, equity, net, self.positions[live], protocols,
-                          split)
+        return ClusterMap(asset, self.grid, *key_sides(self.keys[live]), quantity, value, debt,
+                          equity, net, self.positions[live], protocols, split)

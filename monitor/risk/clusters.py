@@ -234,6 +234,19 @@ class ClusterMap:
                    split[order])
 
 
+def level_keys(bucket: npt.NDArray[np.int64], side: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """One key per (bucket, side): ascending keys are bucket order, long before short."""
+    keys: npt.NDArray[np.int64] = bucket * 2 + (side < 0)
+    return keys
+
+
+def key_sides(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
+                                                    npt.NDArray[np.int8]]:
+    """(bucket, side +1 / −1) of each level key."""
+    buckets, shorts = np.divmod(keys, 2)
+    return buckets.astype(np.int64), np.where(shorts == 1, -1, 1).astype(np.int8)
+
+
 def dense_keys(keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
                                                      npt.NDArray[np.intp]]:
     """(distinct keys ascending, index of each key among them), by bincount when compact."""
@@ -275,7 +288,7 @@ def aggregate(asset: str, grid: ClusterGrid, columns: LevelColumns) -> ClusterMa
     def kept(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return a if whole else a[keep]
 
-    keys = grid.buckets(kept(columns.price)) * 2 + (kept(columns.side) < 0)
+    keys = level_keys(grid.buckets(kept(columns.price)), kept(columns.side))
     distinct, index = dense_keys(keys)
     m, n_protocols = distinct.size, len(columns.protocols)
 
@@ -287,9 +300,7 @@ def aggregate(asset: str, grid: ClusterGrid, columns: LevelColumns) -> ClusterMa
     by_protocol: FloatArray = np.bincount(
         index * n_protocols + kept(columns.protocol), weights=value,
         minlength=m * n_protocols).astype(np.float64).reshape(m, n_protocols)
-    buckets, shorts = np.divmod(distinct, 2)
-    return ClusterMap(asset, grid, buckets.astype(np.int64),
-                      np.where(shorts == 1, -1, 1).astype(np.int8),
+    return ClusterMap(asset, grid, *key_sides(distinct),
                       total(kept(columns.quantity)), total(value),
                       total(kept(columns.debt_usd)), total(kept(columns.equity_base_usd)),
                       total(kept(columns.net_units)),
@@ -335,7 +346,7 @@ def merge_clusters(maps: Iterable[ClusterMap]) -> ClusterMap:
                              f"{asset}/{grid.step}")
         for name in partial.protocols:
             names.setdefault(name, len(names))
-    keys = np.concatenate([p.bucket * 2 + (p.side < 0) for p in maps])
+    keys = np.concatenate([level_keys(p.bucket, p.side) for p in maps])
     if keys.size == 0:
         return ClusterMap(asset, grid, protocols=tuple(names),
                           by_protocol=np.zeros((0, len(names))))
@@ -354,11 +365,9 @@ def merge_clusters(maps: Iterable[ClusterMap]) -> ClusterMap:
         for j, name in enumerate(partial.protocols):
             np.add.at(split[:, names[name]], rows, partial.by_protocol[:, j])
         start += len(partial)
-    buckets, shorts = np.divmod(distinct, 2)
     counts = np.bincount(index, weights=np.concatenate([p.positions for p in maps]),
                          minlength=m)
-    return ClusterMap(asset, grid, buckets.astype(np.int64),
-                      np.where(shorts == 1, -1, 1).astype(np.int8), total("quantity"),
+    return ClusterMap(asset, grid, *key_sides(distinct), total("quantity"),
                       total("value_usd"), total("debt_usd"), total("equity_base_usd"),
                       total("net_units"), np.rint(counts).astype(np.int64), tuple(names), split)
 
