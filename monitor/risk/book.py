@@ -166,6 +166,11 @@ class PositionBook:
         """Position ids in row order (the order of health_factors)."""
         return self._ids[: self._n].copy()
 
+    def ids_at(self, rows: npt.NDArray[np.intp] | list[int]) -> list[str]:
+        """The ids of these rows (valid until `revision` changes; no copy of the whole column)."""
+        found: list[str] = self._ids[rows].tolist()
+        return found
+
     def by_protocol(self, value: Callable[[str], float]) -> FloatArray:
         """Each row's `value` of its protocol's name, in ids() order."""
         codes = np.array([value(name) for name in self._protocol_names] or [0.0])

@@ -173,7 +173,6 @@ class BookStep(_Rounds):
         self.book, self.find = book, find
         self.gone: list[str] = []
         self._revision = -1  # the book revision the row caches below were made at
-        self._ids: list[str] = []
         self._terms: HealthTerms | None = None
         self._band = np.zeros(0)
         self._alive = np.zeros(0, dtype=np.bool_)
@@ -182,16 +181,15 @@ class BookStep(_Rounds):
         """The row caches, remade when the book changed since the last round."""
         if self._terms is None or self._revision != self.book.revision:
             self._revision = self.book.revision
-            self._ids = self.book.ids().tolist()
             self._terms = self.book.health_terms()
             self._band = self.book.by_protocol(generic_distance)
-            self._alive = np.ones(len(self._ids), dtype=np.bool_)
+            self._alive = np.ones(len(self.book), dtype=np.bool_)
             self._alive[self.book.rows_of(self.gone)] = False
         return self._terms
 
     def _falls(self, row: int, prices: Mapping[str, float]) -> bool:
         """The exact check of one row near 1."""
-        position = self.find(self._ids[row])
+        position = self.find(self.book.ids_at([row])[0])
         return position is not None and falls(position, prices)
 
     def release(self, start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
@@ -212,6 +210,5 @@ class BookStep(_Rounds):
         release.sold, release.usd_by_protocol = flows.sold, flows.usd_by_protocol
         release.liquidated = falling.size
         self._alive[falling] = False
-        fallen = [self._ids[row] for row in rows]
-        self.gone.extend(fallen)
+        self.gone.extend(self.book.ids_at(falling))
         return release

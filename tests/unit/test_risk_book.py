@@ -75,6 +75,8 @@ def test_upserts_and_removals_keep_the_book_consistent(
     assert all(pid in book and book.assets_of(pid) == p.assets() for pid, p in held.items())
     assert book.assets_of("p99") == frozenset() and "p99" not in book
     assert book.assets() == frozenset(a for p in held.values() for a in p.assets())
+    rows = book.rows_of(held)
+    assert book.ids_at(rows) == list(held) and book.ids_at([]) == []
     assert_matches_scalar(book, held, PRICES)
 
 

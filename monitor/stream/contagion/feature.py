@@ -17,16 +17,17 @@ Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): t
 follow the cascade projection they depend on, at the urgent share when the asset's price moved
 and at the recompute share when only positions changed; the stress shocks follow any price
 move, and a projection whose price moved, at the recompute share. While only positions change
-(a backfill), the stress shocks run again once STRESS_SHARE of the positions held here changed
-since the last stress pass, or STRESS_AGE after the first change: a stress pass costs in
-proportion to the book, so one after every projection would cost each event more the larger
-the book. Each stress round waits while a trigger pass runs and is followed by a pause that
-keeps the pass itself within that share (a price move's partials and merges run in the
-pauses). A pass awaits the other workers, not the loop, and yields between the partitions it
-answers itself, so the single-asset path runs between its steps. A round not answered by every
-partition within `[contagion] timeout` (a rebalance: no owner, or one that lost the batch's
-steps; or a stress batch kept waiting that long, which its steps forget) fails the pass, which
-asks for another RETRY_S later.
+(a backfill), the stress shocks run again when a ChangeGate (monitor.stream.change_gate) says:
+once STRESS_SHARE of the positions held here changed since the last stress pass began, once
+changes paused for STRESS_QUIET, at the latest STRESS_AGE after the first change. A stress pass
+costs in proportion to the book, so one after every projection, or on a fixed timer, would cost
+each event more the larger the book. Each stress round waits while a trigger pass runs and is
+followed by a pause that keeps the pass itself within that share (a price move's partials and
+merges run in the pauses). A pass awaits the other workers, not the loop, and yields between
+the partitions it answers itself, so the single-asset path runs between its steps. A round not
+answered by every partition within `[contagion] timeout` (a rebalance: no owner, or one that
+lost the batch's steps; or a stress batch kept waiting that long, which its steps forget) fails
+the pass, which asks for another RETRY_S later.
 
 A trigger pass whose start prices move before it ends is abandoned at its next round (its answer
 would be stale when served) and the next pass starts at once from the new prices; the pass after
@@ -48,6 +49,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from monitor.risk import JointCascade, Release
 from monitor.stream.cascades import Cascades
+from monitor.stream.change_gate import ChangeGate
 from monitor.stream.coalesce import Coalescer, idle_after
 from monitor.stream.contagion.responder import Responder
 from monitor.stream.contagion.rounds import StepReply, StepRequest
@@ -66,11 +68,12 @@ from monitor.stream.prices import Prices
 from monitor.wire import PriceUpdate
 
 RETRY_S: Final = 1.0  # a failed pass waits this long before it asks for another
-# positions changed since the last stress pass ended, as a share of those held, that rerun the
+# positions changed since the last stress pass began, as a share of those held, that rerun the
 # stresses: a pass runs several paced rounds over the books, so a backfill changes a few % of a
 # large book before it ends; at a quarter, passes stay apart and cost each event the same
 STRESS_SHARE: Final = 0.25
-STRESS_AGE: Final = 30.0  # seconds after a change of positions by which the stresses rerun
+STRESS_QUIET: Final = 2.0  # seconds without a change of positions after which the stresses rerun
+STRESS_AGE: Final = 300.0  # seconds after a change of positions by which they rerun regardless
 
 
 class Superseded(Exception):
@@ -97,12 +100,12 @@ class Contagion:
         self._triggers_idle.set()
         self._abandoned = False  # the last trigger pass was abandoned: run the next to its end
         self._priced: dict[str, float] = {}  # by asset, the price of its last projection
-        self._unstressed = 0  # positions applied here since the last stress pass (began, ended)
-        self._stress_timer: asyncio.TimerHandle | None = None  # the STRESS_AGE poke due
         self.triggers = Coalescer("contagion-triggers", self._project_triggers, ctx.metrics,
                                   ctx.budget, ctx.settings.urgent_share)
         self.stresses = Coalescer("contagion-stress", self._project_stress, ctx.metrics,
                                   ctx.budget)
+        self.restress = ChangeGate(STRESS_SHARE, STRESS_QUIET, STRESS_AGE,
+                                   lambda: len(positions.books), self.stresses.poke)
         if self.config.enabled:
             ctx.app.task(self.triggers.run)
             ctx.app.task(self.stresses.run)
@@ -116,22 +119,18 @@ class Contagion:
     def _projected(self, projection: dict[str, Any]) -> None:
         """An asset's cascade projection changed: project its triggers (urgently when its price
         moved; while only positions change, a backfill say, at the recompute share: a pass
-        costs in proportion to the book) and, if its price moved or enough positions changed,
-        the stress shocks (else within STRESS_AGE)."""
+        costs in proportion to the book) and, if its price moved, the stress shocks."""
         asset, price = str(projection["asset"]), float(projection["price"])
         moved = self._priced.get(asset) != price
         self._priced[asset] = price
         self._dirty.add(asset)
         self.triggers.poke(urgent=moved)
-        if moved or self._unstressed >= STRESS_SHARE * len(self.positions.books):
+        if moved:
             self.stresses.poke()
-        elif self._stress_timer is None:
-            self._stress_timer = asyncio.get_running_loop().call_later(STRESS_AGE,
-                                                                       self.stresses.poke)
 
     def _positions_changed(self, applied: tuple[int, tuple[str, ...]]) -> None:
-        """Count the positions changed since the last stress pass."""
-        self._unstressed += len(applied[1])
+        """The stress shocks rerun when the gate says enough positions changed."""
+        self.restress.changed(len(applied[1]))
 
     def _price_moved(self, update: PriceUpdate) -> None:
         """Any price move changes the stress projections."""
@@ -188,10 +187,7 @@ class Contagion:
         Returns the seconds the pass held the loop."""
         if not self.ctx.ready():
             return None
-        self._unstressed = 0
-        if self._stress_timer is not None:
-            self._stress_timer.cancel()
-            self._stress_timer = None
+        self.restress.began()
         values = self.prices.values
         scenarios = [scenario for shock in self.config.stress
                      if self.cascades.clusters.owns(shock.asset)
@@ -202,8 +198,6 @@ class Contagion:
             await asyncio.sleep(RETRY_S)
             self.stresses.poke()
             raise
-        finally:
-            self._unstressed = 0  # what changed while it ran does not, alone, ask for another
 
     async def _run(self, scenarios: list[Scenario], pace: float | None = None,
                    abandon_stale: bool = False) -> float:

@@ -122,14 +122,13 @@ async def test_the_stress_shocks_rerun_after_a_price_move_or_a_share_of_the_book
     held = len(stream.positions.books)
     assert held >= 40
     contagion._projected(projection)  # a new price: at once
-    assert stresses._wanted.is_set() and contagion._stress_timer is None
+    assert stresses._wanted.is_set()
     await contagion._project_stress()
     stresses._wanted.clear()
     contagion._positions_changed((0, ("p1",)))  # one position of many changed
     contagion._projected(dict(projection))
-    assert not stresses._wanted.is_set() and contagion._stress_timer is not None  # later
+    assert not stresses._wanted.is_set() and contagion.restress.pending == 1  # later
     contagion._positions_changed((0, tuple(f"p{i}" for i in range(held // 4))))
-    contagion._projected(dict(projection))  # now STRESS_SHARE of the book changed
-    assert stresses._wanted.is_set()
+    assert stresses._wanted.is_set()  # now STRESS_SHARE of the book changed
     await contagion._project_stress()
-    assert contagion._unstressed == 0 and contagion._stress_timer is None
+    assert contagion.restress.pending == 0
