@@ -55,6 +55,11 @@ class Budget:
         """A pass held the loop `seconds`: push the next background pass out to keep the share."""
         self.ready_at = max(self.ready_at, time.monotonic()) + idle_after(seconds, self.share)
 
+    async def turn(self) -> None:
+        """Return once a background pass, or the next round of a long one, may run."""
+        while (wait := self.ready_at - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
 
 class Coalescer:
     """Runs `work` once per burst of changes, never concurrently with itself."""

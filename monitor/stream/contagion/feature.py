@@ -21,9 +21,10 @@ move, and a projection whose price moved, at the recompute share. While only pos
 once STRESS_SHARE of the positions held here changed since the last stress pass began, once
 changes paused for STRESS_QUIET, at the latest STRESS_AGE after the first change. A stress pass
 costs in proportion to the book, so one after every projection, or on a fixed timer, would cost
-each event more the larger the book. Each stress round waits while a trigger pass runs and is
-followed by a pause that keeps the pass itself within that share (a price move's partials and
-merges run in the pauses). A pass awaits the other workers, not the loop, and yields between
+each event more the larger the book. Each stress round waits while a trigger pass runs, is
+charged to the worker's budget and waits for it before the next (a price move's partials and
+merges run in between), so the stress shocks and every other background pass together stay
+within the recompute share. A pass awaits the other workers, not the loop, and yields between
 the partitions it answers itself, so the single-asset path runs between its steps. A round not
 answered by every partition within `[contagion] timeout` (a rebalance: no owner, or one that
 lost the batch's steps; or a stress batch kept waiting that long, which its steps forget) fails
@@ -50,7 +51,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from monitor.risk import JointCascade, Release
 from monitor.stream.cascades import Cascades
 from monitor.stream.change_gate import ChangeGate
-from monitor.stream.coalesce import Coalescer, idle_after
+from monitor.stream.coalesce import Coalescer
 from monitor.stream.contagion.responder import Responder
 from monitor.stream.contagion.rounds import StepReply, StepRequest
 from monitor.stream.contagion.scenarios import (
@@ -193,23 +194,24 @@ class Contagion:
                      if self.cascades.clusters.owns(shock.asset)
                      and (scenario := stress_scenario(shock, values)) is not None]
         try:
-            return await self._run(scenarios, pace=self.ctx.settings.recompute_share)
+            return await self._run(scenarios, paced=True)
         except Exception:
             await asyncio.sleep(RETRY_S)
             self.stresses.poke()
             raise
 
-    async def _run(self, scenarios: list[Scenario], pace: float | None = None,
+    async def _run(self, scenarios: list[Scenario], paced: bool = False,
                    abandon_stale: bool = False) -> float:
         """Run the scenarios' rounds together and serve each projection as it ends; the
         seconds spent on the loop (answering this worker's partitions and summing), not
-        waiting for the other workers or yielding. With `pace`, a share of the loop, each
-        round is followed by a pause that keeps the pass within it (the stress shocks are
-        background work: a price move's partials and merges run in the pauses). With
+        waiting for the other workers or yielding, and not yet charged to the budget. With
+        `paced`, each round is charged to the worker's budget and the next waits for it (the
+        stress shocks are background work: a pass over a large book spans many rounds, and
+        with every other background pass it stays within the recompute share). With
         `abandon_stale`, Superseded once a price moved after the pass began."""
         if not scenarios:
             return 0.0
-        began, waited = time.perf_counter(), 0.0
+        began, waited, charged = time.perf_counter(), 0.0, 0.0
         started, settings = time.time(), self.ctx.settings
         start = dict(self.prices.values)
         versions = self.prices.versions()
@@ -235,11 +237,14 @@ class Contagion:
                     self._serve(scenario, served(cascade.projection(), scenario,
                                                  self.ctx.partitions, started, versions))
             number += 1
-            if pace is not None and active:
-                pause = idle_after(answering + time.perf_counter() - summing, pace)
-                await asyncio.sleep(pause)
-                waited += pause
-        return time.perf_counter() - began - waited
+            if paced and active:
+                spent = answering + time.perf_counter() - summing
+                self.ctx.budget.spend(spent)
+                charged += spent
+                paused = time.perf_counter()
+                await self.ctx.budget.turn()
+                waited += time.perf_counter() - paused
+        return time.perf_counter() - began - waited - charged
 
     async def _round(self, request: StepRequest) -> tuple[list[StepReply], float]:
         """The replies of every positions partition to the round: asked of the other workers in

@@ -184,3 +184,12 @@ async def test_coalescers_of_one_budget_take_its_share_together() -> None:
     finally:
         for task in tasks:
             task.cancel()
+
+
+async def test_a_round_of_a_long_pass_waits_for_the_budget_others_spent() -> None:
+    budget = Budget(0.5)
+    await budget.turn()  # nothing spent: at once
+    budget.spend(0.03)  # another pass held the loop 30 ms: the next waits 30 ms more
+    due = budget.ready_at
+    await budget.turn()
+    assert time.monotonic() >= due > 0
