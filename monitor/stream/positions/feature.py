@@ -195,14 +195,18 @@ class Positions:
         self.books.price_moved(update.asset)
         self.publisher.poke(urgent=True)
 
-    async def _publish(self) -> None:
-        """Send a fresh cluster partial for every (partition, asset) whose clusters changed.
+    async def _publish(self) -> float | None:
+        """Send a fresh cluster partial for every (partition, asset) whose clusters changed;
+        the seconds it held the loop (building, announcing and encoding them: under a
+        backfill a send waits seconds for room in the producer's buffer, and that wait is
+        not work).
 
         Every partial is built and announced before the first send: a send yields to the
         loop, and other passes (contagion rounds, projections) would run between partials
         while the board still shows a mix of old and new ones."""
         if not self.ctx.ready():
-            return  # the marks stay; the rebalance's end pokes again
+            return None  # the marks stay; the rebalance's end pokes again
+        began = time.perf_counter()
         prices, latest = self.prices.values, self.prices.latest
         made = []
         for partition, book, asset in self.books.take_dirty():
@@ -212,9 +216,12 @@ class Positions:
             made.append(ClusterPartial(asset, partition, time.time(), clusters, used))
         for partial in made:
             self.published.announce(partial)
-        for partial in made:
-            await self.partials.send(key=partial.asset.encode(), value=partial.to_bytes(),
-                                     partition=self.ctx.partition_of(partial.asset))
+        encoded = [(partial.asset, partial.to_bytes()) for partial in made]
+        held = time.perf_counter() - began
+        for asset, value in encoded:
+            await self.partials.send(key=asset.encode(), value=value,
+                                     partition=self.ctx.partition_of(asset))
+        return held
 
     def _gauges(self) -> Iterator[Metric]:
         """Positions held."""
