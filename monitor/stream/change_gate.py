@@ -36,8 +36,7 @@ class ChangeGate:
         if self.pending >= self.share * self.size():
             self._fire()
         elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(
-                min(self._last + self.quiet, self._first + self.age) - now, self._check)
+            self._timer = asyncio.get_running_loop().call_later(self._wake() - now, self._check)
 
     def began(self) -> None:
         """A pass began: what changed before it is in it."""
@@ -49,12 +48,15 @@ class ChangeGate:
         self._timer = None
         if not self.pending:
             return
-        now = time.monotonic()
-        wake = min(self._last + self.quiet, self._first + self.age)
+        now, wake = time.monotonic(), self._wake()
         if now >= wake:
             self._fire()
         else:
             self._timer = asyncio.get_running_loop().call_later(wake - now, self._check)
+
+    def _wake(self) -> float:
+        """When the pending changes are due at the latest: a pause, or the first one's age."""
+        return min(self._last + self.quiet, self._first + self.age)
 
     def _fire(self) -> None:
         """Ask for the pass."""
