@@ -187,9 +187,9 @@ class BookStep(_Rounds):
             self._alive[self.book.rows_of(self.gone)] = False
         return self._terms
 
-    def _falls(self, row: int, prices: Mapping[str, float]) -> bool:
-        """The exact check of one row near 1."""
-        position = self.find(self.book.ids_at([row])[0])
+    def _falls(self, key: str, prices: Mapping[str, float]) -> bool:
+        """The exact check of one position near 1."""
+        position = self.find(key)
         return position is not None and falls(position, prices)
 
     def release(self, start: Mapping[str, float], prices: Mapping[str, float]) -> Release:
@@ -200,7 +200,10 @@ class BookStep(_Rounds):
             low = hf < 1.0 - self._band
             near = ~(hf >= 1.0 + self._band) & ~low & self._alive  # nan (a price missing) too
         rows = np.flatnonzero(low & self._alive).tolist()
-        rows += [row for row in np.flatnonzero(near).tolist() if self._falls(row, current)]
+        near_rows = np.flatnonzero(near)
+        rows += [row for row, key in zip(near_rows.tolist(), self.book.ids_at(near_rows),
+                                         strict=True)
+                 if self._falls(key, current)]
         if not rows:
             found = self.book.liquidations(np.flatnonzero(~self._alive), current)
             release.bad_debt_by_protocol = found.shortfall_by_protocol
