@@ -5,7 +5,9 @@ rerunning it on a fixed timer does too (a pass per `age` costs N/age per second)
 for a pass once `share` of the book changed since the last one began (amortised O(1/share) per
 change however large the book grows), once changes paused for `quiet` seconds (a trickle of
 changes, or the end of a backfill, is answered at once), and at the latest `age` seconds after
-the first change (a steady stream that never pauses still gets an answer).
+the first change (a steady stream that never pauses still gets an answer). A change whose size
+is unknown (positions another worker holds, seen through merged clusters) counts as none
+towards the share but is answered by the pause and the age like any other.
 """
 
 from __future__ import annotations
@@ -23,30 +25,33 @@ class ChangeGate:
         self.share, self.quiet, self.age = share, quiet, age
         self.size, self.due = size, due
         self.pending = 0  # changes since the last pass began
+        self.waiting = False  # some change (of any size, even unknown) since the last pass began
         self._first = self._last = 0.0  # time.monotonic() of the first and last of them
         self._timer: asyncio.TimerHandle | None = None
 
     def changed(self, count: int) -> None:
-        """`count` positions changed (cheap: no timer is made per change)."""
+        """`count` positions changed, 0 when how many is unknown (cheap: no timer is made per
+        change)."""
         now = time.monotonic()
-        if not self.pending:
+        if not self.waiting:
             self._first = now
+        self.waiting = True
         self.pending += count
         self._last = now
-        if self.pending >= self.share * self.size():
+        if count and self.pending >= self.share * self.size():
             self._fire()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._wake() - now, self._check)
 
     def began(self) -> None:
         """A pass began: what changed before it is in it."""
-        self.pending = 0
+        self.pending, self.waiting = 0, False
         self._cancel()
 
     def _check(self) -> None:
         """The timer: due if changes paused or the first is old, else look again later."""
         self._timer = None
-        if not self.pending:
+        if not self.waiting:
             return
         now, wake = time.monotonic(), self._wake()
         if now >= wake:

@@ -19,7 +19,9 @@ and at the recompute share when only positions changed; the stress shocks follow
 move, and a projection whose price moved, at the recompute share. While only positions change
 (a backfill), the stress shocks run again when a ChangeGate (monitor.stream.change_gate) says:
 once STRESS_SHARE of the positions held here changed since the last stress pass began, once
-changes paused for STRESS_QUIET, at the latest STRESS_AGE after the first change. A stress pass
+changes paused for STRESS_QUIET, at the latest STRESS_AGE after the first change. A projection
+that changed without a price move is a change too, of unknown size: it is how positions that
+other workers hold reach the coordinator. A stress pass
 costs in proportion to the book, so one after every projection, or on a fixed timer, would cost
 each event more the larger the book. Each stress round waits while a trigger pass runs, is
 charged to the worker's budget and waits for it before the next (a price move's partials and
@@ -120,7 +122,8 @@ class Contagion:
     def _projected(self, projection: dict[str, Any]) -> None:
         """An asset's cascade projection changed: project its triggers (urgently when its price
         moved; while only positions change, a backfill say, at the recompute share: a pass
-        costs in proportion to the book) and, if its price moved, the stress shocks."""
+        costs in proportion to the book) and the stress shocks: at once if its price moved, else
+        when the gate says (the change may be positions another worker holds)."""
         asset, price = str(projection["asset"]), float(projection["price"])
         moved = self._priced.get(asset) != price
         self._priced[asset] = price
@@ -128,6 +131,8 @@ class Contagion:
         self.triggers.poke(urgent=moved)
         if moved:
             self.stresses.poke()
+        else:
+            self.restress.changed(0)
 
     def _positions_changed(self, applied: tuple[int, tuple[str, ...]]) -> None:
         """The stress shocks rerun when the gate says enough positions changed."""

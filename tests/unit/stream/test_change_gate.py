@@ -48,3 +48,12 @@ async def test_a_pass_that_begins_takes_the_changes_and_the_timer() -> None:
     g.began()
     await asyncio.sleep(0.1)
     assert calls == [] and g.pending == 0
+
+
+async def test_a_change_of_unknown_size_is_answered_by_the_pause_not_the_share() -> None:
+    calls: list[int] = []
+    g = gate(calls, size=0)  # another worker's positions: none held here
+    g.changed(0)
+    assert calls == [] and g.pending == 0 and g.waiting
+    await asyncio.sleep(0.15)
+    assert calls == [1]

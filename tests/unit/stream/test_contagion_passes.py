@@ -5,6 +5,7 @@ its end however the prices move."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -102,3 +103,18 @@ async def test_the_stress_shocks_rerun_after_a_price_move_or_a_share_of_the_book
     assert stresses._wanted.is_set()  # now STRESS_SHARE of the book changed
     await contagion._project_stress()
     assert contagion.restress.pending == 0
+
+
+async def test_a_projection_changed_without_a_price_move_reruns_the_stress_shocks_after_a_pause(
+        market_stream: Stream) -> None:
+    """Positions another worker holds reach the coordinator only through the merged clusters
+    and the projection they change: the stress shocks must not wait for a change here."""
+    contagion, stresses = market_stream.contagion, market_stream.contagion.stresses
+    projection = market_stream.cascades.projections["WETH"]
+    contagion._projected(projection)
+    await contagion._project_stress()
+    stresses._wanted.clear()
+    contagion.restress.quiet = 0.05
+    contagion._projected(dict(projection))  # the same price: clusters changed elsewhere
+    assert not stresses._wanted.is_set() and contagion.restress.waiting
+    await asyncio.wait_for(stresses._wanted.wait(), 5.0)
