@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from monitor.config import Settings, load_settings
 from monitor.risk import Position, from_snapshot, project_contagion
 from monitor.run.broker import EmbeddedBroker
 from monitor.stream.contagion.scenarios import Scenario, contagion_model
+from monitor.stream.context import partition_of
 from monitor.stream.depth.observed import ObservedDepth
 from tests.integration.market import price
 from tests.integration.stream_harness import (
@@ -47,13 +49,12 @@ def book(tmp_path_factory: pytest.TempPathFactory
         path, contagion_market.model(positions, prices))
 
 
-@pytest.fixture(scope="module")
-def workers(tmp_path_factory: pytest.TempPathFactory,
-            book: tuple[list[dict[str, Any]], dict[str, float], Path]) -> Iterator[list[Worker]]:
-    """A broker and two workers of one group, ready, the partitions split between them."""
-    base = tmp_path_factory.mktemp("contagion")
+@contextmanager
+def two_workers(base: Path, model: Path) -> Iterator[tuple[str, list[Worker]]]:
+    """A broker (its bootstrap address) and two workers of one group, ready, the partitions
+    split between them."""
     with EmbeddedBroker(log_path=base / "tansu.log") as broker:
-        pair = [start_worker(worker_settings(broker.url, base / name, config_path=book[2]),
+        pair = [start_worker(worker_settings(broker.url, base / name, config_path=model),
                              base / f"{name}.log") for name in ("a", "b")]
         with running(pair):
             for worker in pair:
@@ -63,10 +64,18 @@ def workers(tmp_path_factory: pytest.TempPathFactory,
                 owned = [set(w.get("/health/")[1]["partitions"]) for w in pair]
                 assert owned[0] and owned[1] and owned[0] | owned[1] == {0, 1, 2, 3}
             eventually(split, timeout=90)
-            snapshots, prices, _ = book
-            produce(broker.bootstrap, [("prices", a, price(a, p)) for a, p in prices.items()])
-            produce(broker.bootstrap, [("positions", s["position_id"], s) for s in snapshots])
-            yield pair
+            yield broker.bootstrap, pair
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory: pytest.TempPathFactory,
+            book: tuple[list[dict[str, Any]], dict[str, float], Path]) -> Iterator[list[Worker]]:
+    """Two workers holding the whole book."""
+    snapshots, prices, model = book
+    with two_workers(tmp_path_factory.mktemp("contagion"), model) as (bootstrap, pair):
+        produce(bootstrap, [("prices", a, price(a, p)) for a, p in prices.items()])
+        produce(bootstrap, [("positions", s["position_id"], s) for s in snapshots])
+        yield pair
 
 
 def near(a: float, b: float) -> bool:
@@ -95,23 +104,26 @@ def assert_served(body: dict[str, Any] | None, positions: list[Position],
                if a in prices)
 
 
+def stress_served(worker: Worker, positions: list[Position], prices: dict[str, float],
+                  settings: Settings) -> None:
+    """The worker serves every stress shock as project_contagion has it over `positions`."""
+    status, body = worker.get("/stress/")
+    assert status == 200 and body["count"] == 3
+    for entry in body["scenarios"]:
+        shock = next(s for s in settings.contagion.stress if s.name == entry["name"])
+        scenario = Scenario(f"stress:{shock.name}", "stress", shock.name, shock.asset,
+                            prices[shock.asset] * (1 + shock.move), shock.betas)
+        assert_served(entry["projection"], positions, prices, settings, scenario)
+
+
 def test_served_contagion_equals_the_projection_over_every_partition(
         workers: list[Worker],
         book: tuple[list[dict[str, Any]], dict[str, float], Path]) -> None:
     snapshots, prices, path = book
     positions = [from_snapshot(s) for s in snapshots]
     settings = load_settings(path, environ={})
-
-    def stress_served(worker: Worker) -> None:
-        status, body = worker.get("/stress/")
-        assert status == 200 and body["count"] == 3
-        for entry in body["scenarios"]:
-            shock = next(s for s in settings.contagion.stress if s.name == entry["name"])
-            scenario = Scenario(f"stress:{shock.name}", "stress", shock.name, shock.asset,
-                                prices[shock.asset] * (1 + shock.move), shock.betas)
-            assert_served(entry["projection"], positions, prices, settings, scenario)
     for worker in workers:
-        eventually(partial(stress_served, worker), timeout=120)
+        eventually(partial(stress_served, worker, positions, prices, settings), timeout=120)
 
     def trigger_served(worker: Worker) -> None:
         status, body = worker.get("/cascades/WETH/")
@@ -130,3 +142,27 @@ def test_served_contagion_equals_the_projection_over_every_partition(
                    for line in scraped), name
     assert any(line.startswith("monitor_contagion_liquidated_usd{") and 'kind="induced"' in line
                and 'scenario="WETH:down"' in line for line in scraped)
+
+
+def test_positions_only_another_worker_holds_rerun_the_coordinators_stress_shocks(
+        tmp_path: Path, book: tuple[list[dict[str, Any]], dict[str, float], Path]) -> None:
+    """The coordinator of WETH's stress shocks sees positions of the other worker's partitions
+    only through the clusters they change: produced after it served the shocks over its own,
+    they still reach what it serves."""
+    snapshots, prices, path = book
+    settings = load_settings(path, environ={})
+    with two_workers(tmp_path, path) as (bootstrap, pair):
+        coordinator = next(w for w in pair if partition_of("WETH", 4)
+                           in w.get("/health/")[1]["partitions"])
+        held = set(coordinator.get("/health/")[1]["partitions"])
+        here = [s for s in snapshots if partition_of(s["position_id"], 4) in held]
+        elsewhere = [s for s in snapshots if s not in here]
+        assert here and elsewhere
+        produce(bootstrap, [("prices", a, price(a, p)) for a, p in prices.items()])
+        produce(bootstrap, [("positions", s["position_id"], s) for s in here])
+        eventually(partial(stress_served, coordinator, [from_snapshot(s) for s in here],
+                           prices, settings), timeout=120)
+        produce(bootstrap, [("positions", s["position_id"], s) for s in elsewhere])
+        eventually(partial(stress_served, coordinator,
+                           [from_snapshot(s) for s in snapshots], prices, settings),
+                   timeout=60)
