@@ -72,7 +72,7 @@ class Alerts:
         self.position_rules = PositionRules(self.cfg, self.evaluator, ctx.partition_of,
                                             positions.find)
         self.scanner = Coalescer("alerts-positions", self._scan, ctx.metrics, ctx.budget,
-                                 min_gap=SCAN_GAP)
+                                 ctx.settings.urgent_share, min_gap=SCAN_GAP)
         # positions partition -> the ids changed since its last scan (None: scan the whole book)
         self.to_scan: dict[int, set[str] | None] = {}
         self.known: set[int] = set()  # partitions whose whole book was scanned since the rebalance
@@ -109,18 +109,19 @@ class Alerts:
                                                         record), partition)
 
     def _price_moved(self, update: PriceUpdate) -> None:
-        """Price rules at once; position rules of the books holding the asset in the next
-        scan."""
+        """Price rules at once; position rules of the books holding the asset in a scan that
+        does not wait for the backfill's budget (a price move is what puts positions near
+        liquidation)."""
         self.assets.price_moved(update)
         for partition, book in self.positions.books.partitions.items():
             if update.asset in book.book.assets():
-                self._mark(partition)
+                self._mark(partition, urgent=True)
 
-    def _mark(self, partition: int) -> None:
+    def _mark(self, partition: int, urgent: bool = False) -> None:
         """A partition's book was repriced or reassigned: every position's health may differ."""
         if self.position_rules.rules:
             self.to_scan[partition] = None
-            self.scanner.poke()
+            self.scanner.poke(urgent)
 
     def _changed(self, applied: tuple[int, tuple[str, ...]]) -> None:
         """Snapshots changed these positions: scan them, not the book (unless it is unseen)."""
