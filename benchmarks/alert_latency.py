@@ -70,8 +70,9 @@ def perp(asset: str, i: int) -> dict[str, Any]:
 class Bench:
     """The broker, the worker's inputs and the receivers' notifications."""
 
-    def __init__(self, producer: AIOKafkaProducer, bench: Receiver) -> None:
-        self.producer, self.bench, self.version = producer, bench, 1
+    def __init__(self, producer: AIOKafkaProducer, bench: Receiver, positions: int = 5000
+                 ) -> None:
+        self.producer, self.bench, self.positions, self.version = producer, bench, positions, 1
 
     async def price(self, asset: str, value: float) -> float:
         """Produce a price update (versioned by the clock, so newer than any earlier run's);
@@ -92,21 +93,22 @@ class Bench:
             await asyncio.sleep(0.002)
         return self.bench.answered(200)[count - 1].at
 
-    async def moves(self, n: int) -> list[float]:
-        """n moves of BENCH between NEAR and FAR; ms from each to its notification."""
+    async def moves(self, n: int, asset: str = "BENCH", near: float = NEAR, far: float = FAR
+                    ) -> list[float]:
+        """n moves of `asset` between `near` and `far`; ms from each to its notification."""
         samples = []
         for i in range(n):
             before = len(self.bench.answered(200))
-            sent = await self.price("BENCH", NEAR if i % 2 == 0 else FAR)
+            sent = await self.price(asset, near if i % 2 == 0 else far)
             samples.append((await self.notified(before + 1) - sent) * 1e3)
             await asyncio.sleep(0.2)  # the projections the move causes settle
         return samples
 
     async def load(self, rate: float, stop: asyncio.Event) -> None:
-        """Position events (newer versions of lending positions) at `rate` per second."""
+        """Position events (newer versions of the lending positions) at `rate` per second."""
         sent, started, version = 0, time.perf_counter(), 1
         while not stop.is_set():
-            i = sent % 5000
+            i = sent % self.positions
             version += i == 0
             await self.producer.send("positions", key=f"bench:{i}".encode(),
                                      value=orjson.dumps(snapshot(i, version)))
@@ -122,7 +124,7 @@ async def product_path(bootstrap: str, bench: Receiver, stuck: Receiver, n: int,
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
     try:
-        run = Bench(producer, bench)
+        run = Bench(producer, bench, positions)
         for asset in ("WETH", "WBTC", "USDC", *assets):
             await run.price(asset, {"WETH": 3000.0, "WBTC": 60_000.0, "USDC": 1.0}.get(asset,
                                                                                      FAR))

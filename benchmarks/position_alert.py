@@ -30,7 +30,9 @@ from typing import Any
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
-from designs import Design, designs, get, percentiles, snapshot, start_worker
+from alert_latency import Bench
+from designs import Design, designs, get, percentiles, start_worker
+from freshness import START, snapshot
 
 from monitor.localhost import free_port
 from monitor.run.broker import EmbeddedBroker
@@ -43,7 +45,6 @@ BASELINE = "812db1b"  # the commit before position scans became urgent on a pric
 RULE = "position-near-liquidation"
 PRICE = 3000.0  # WETH, where the large position's health factor is 1.10
 NEAR = PRICE * 1.01 / 1.10  # health factor 1.01
-TIMEOUT_S = 30.0
 
 
 def model() -> str:
@@ -65,57 +66,6 @@ def large() -> bytes:
         "version": [1, 0], "timestamp": 1.7e9})
 
 
-class Run:
-    """One worker's inputs and the receiver's notifications."""
-
-    def __init__(self, producer: AIOKafkaProducer, hook: Receiver, positions: int) -> None:
-        self.producer, self.hook, self.positions, self.version = producer, hook, positions, 1
-
-    async def price(self, asset: str, value: float) -> float:
-        """Produce a price (versioned newer than the last); when it was handed over."""
-        self.version += 1
-        sent = time.time()
-        await self.producer.send_and_wait("prices", key=asset.encode(), value=orjson.dumps(
-            {"asset": asset, "price": value, "version": [self.version, 0],
-             "timestamp": time.time()}))
-        return sent
-
-    async def notified(self, count: int) -> float:
-        """When the receiver got its count-th notification."""
-        deadline = time.monotonic() + TIMEOUT_S
-        while len(self.hook.answered(200)) < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"notification {count} did not arrive in {TIMEOUT_S}s")
-            await asyncio.sleep(0.002)
-        return self.hook.answered(200)[count - 1].at
-
-    async def moves(self, n: int) -> list[float]:
-        """n moves of WETH between NEAR and PRICE; ms from each to its notification."""
-        samples = []
-        for i in range(n):
-            before = len(self.hook.answered(200))
-            sent = await self.price("WETH", NEAR if i % 2 == 0 else PRICE)
-            samples.append((await self.notified(before + 1) - sent) * 1e3)
-            await asyncio.sleep(0.2)
-        if n % 2:  # leave the position resolved for the next phase
-            before = len(self.hook.answered(200))
-            await self.price("WETH", PRICE)
-            await self.notified(before + 1)
-        return samples
-
-    async def load(self, rate: float, stop: asyncio.Event) -> None:
-        """Newer versions of the small positions at `rate` per second."""
-        sent, started = 0, time.perf_counter()
-        while not stop.is_set():
-            i = sent % self.positions
-            await self.producer.send("positions", key=f"bench:{i}".encode(),
-                                     value=snapshot(i, 2 + sent // self.positions))
-            sent += 1
-            ahead = sent / rate - (time.perf_counter() - started)
-            if ahead > 0:
-                await asyncio.sleep(ahead)
-
-
 async def ready(base: str) -> None:
     """Wait for the worker's /health/ to answer 200."""
     deadline = time.monotonic() + 120
@@ -133,19 +83,21 @@ async def phases(bootstrap: str, base: str, hook: Receiver, args: argparse.Names
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
     try:
-        run = Run(producer, hook, args.positions)
+        run = Bench(producer, hook, args.positions)
         await run.price("USDC", 1.0)
         await run.price("WETH", PRICE)
+        await run.price("WBTC", START["WBTC"])
         await producer.send("positions", key=b"bench:large", value=large())
         for i in range(args.positions):
-            await producer.send("positions", key=f"bench:{i}".encode(), value=snapshot(i))
+            await producer.send("positions", key=f"bench:{i}".encode(),
+                                value=orjson.dumps(snapshot(i, 1)))
         await producer.flush()
         await asyncio.sleep(5.0)  # loaded and projected
-        idle = await run.moves(args.moves)
+        idle = await run.moves(args.moves, "WETH", NEAR, PRICE)
         stop = asyncio.Event()
         loader = asyncio.create_task(run.load(args.load, stop))
         await asyncio.sleep(3.0)
-        loaded = await run.moves(args.moves)
+        loaded = await run.moves(args.moves, "WETH", NEAR, PRICE)
         stop.set()
         await loader
         return {"idle": idle, "load": loaded}
@@ -181,6 +133,8 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--no-baseline", action="store_true", help="measure this design only")
     args = parser.parse_args()
+    if args.moves % 2:
+        parser.error("--moves: an even number (each pair fires the alert and resolves it)")
     pooled: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="position-alert-") as tmp, \
             designs(None if args.no_baseline else args.baseline) as checkouts:
