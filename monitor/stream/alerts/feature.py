@@ -41,8 +41,8 @@ from monitor.stream.prices import Prices
 from monitor.wire import ALERT_DELIVERIES, ALERTS, AlertRecord, PriceUpdate, Rejected
 
 log = logging.getLogger(__name__)
-# seconds between scans while books keep changing (a price move or a rebalance scans whole books,
-# new snapshots only the positions they changed)
+# seconds between scans while snapshots keep changing books (they scan only the positions they
+# changed; a rebalance scans whole books); a price move's scan is urgent and skips the gap
 SCAN_GAP: Final = 0.5
 # changed positions, as a share of their book, from which the whole book is scanned instead: a
 # changed id costs ~1 us (dict lookups, gathered rows), a whole book ~80 ns a position

@@ -15,22 +15,21 @@ the union of every partition's positions.
 
 Triggers and stress shocks are two coalesced passes (monitor.stream.coalesce): the triggers
 follow the cascade projection they depend on, at the urgent share when the asset's price moved
-and at the recompute share when only positions changed; the stress shocks follow any price
-move, and a projection whose price moved, at the recompute share. While only positions change
-(a backfill), the stress shocks run again when a ChangeGate (monitor.stream.change_gate) says:
-once STRESS_SHARE of the positions held here changed since the last stress pass began, once
-changes paused for STRESS_QUIET, at the latest STRESS_AGE after the first change. A projection
-that changed without a price move is a change too, of unknown size: it is how positions that
-other workers hold reach the coordinator. A stress pass
-costs in proportion to the book, so one after every projection, or on a fixed timer, would cost
-each event more the larger the book. Each stress round waits while a trigger pass runs, is
-charged to the worker's budget and waits for it before the next (a price move's partials and
-merges run in between), so the stress shocks and every other background pass together stay
-within the recompute share. A pass awaits the other workers, not the loop, and yields between
-the partitions it answers itself, so the single-asset path runs between its steps. A round not
-answered by every partition within `[contagion] timeout` (a rebalance: no owner, or one that
-lost the batch's steps; or a stress batch kept waiting that long, which its steps forget) fails
-the pass, which asks for another RETRY_S later.
+and at the recompute share when only positions changed; the stress shocks follow any price move,
+and a projection whose price moved, at the recompute share. While only positions change (a
+backfill), the stress shocks run again when a ChangeGate (monitor.stream.change_gate) says: once
+STRESS_SHARE of the positions held here changed since the last stress pass began, once changes
+paused for STRESS_QUIET, at the latest STRESS_AGE after the first change. A projection that
+changed without a price move is a change too, of unknown size: it is how positions that other
+workers hold reach the coordinator. A stress pass costs in proportion to the book, so one after
+every projection, or on a fixed timer, would cost each event more the larger the book. Each
+stress round waits while a trigger pass runs, is charged to the worker's budget and waits for it
+before the next (a price move's partials and merges run in between), so the stress shocks and
+every other background pass together stay within the recompute share. A pass awaits the other
+workers, not the loop, and yields between the partitions it answers itself, so the single-asset
+path runs between its steps. A round not answered by every partition within `[contagion]
+timeout` (a rebalance: no owner, or one that lost the batch's steps; or a stress batch kept
+waiting that long, which its steps forget) fails the pass, which asks for another RETRY_S later.
 
 A trigger pass whose start prices move before it ends is abandoned at its next round (its answer
 would be stale when served) and the next pass starts at once from the new prices; the pass after
