@@ -20,6 +20,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from monitor.localhost import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "9986339"  # the last commit before the redesign (timers, one positions agent)
 PARTITIONS = 4
@@ -55,6 +57,20 @@ def designs(baseline: str | None) -> Iterator[list[Design]]:
         return
     with checkout(baseline) as path:
         yield [Design("redesign", ROOT), Design(f"baseline@{baseline}", path)]
+
+
+@contextmanager
+def worker_running(design: Design, broker: str, data: Path, log: Path, app_id: str = "bench",
+                   **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A worker of the design on a free loopback port for the with-block: its base URL and
+    process (stopped when the block ends)."""
+    port = free_port()
+    worker = start_worker(design, broker, port, data, log, app_id, **env)
+    try:
+        yield f"http://127.0.0.1:{port}", worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
 
 
 def start_worker(design: Design, broker: str, port: int, data: Path, log: Path,

@@ -50,7 +50,7 @@ from typing import Any, NamedTuple
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from designs import PARTITIONS, ROOT, Design, get, preload, snapshot, start_worker
+from designs import PARTITIONS, ROOT, Design, get, preload, snapshot, worker_running
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import Settings
@@ -271,14 +271,9 @@ def broker_cpu_us(samples: list[Sample], lo: float, hi: float) -> float:
 def run_worker(broker: EmbeddedBroker, data: Path, log: Path, store: str, app_id: str,
                probe: Callable[[str, int], Any]) -> Any:
     """Start the product's worker, run `probe(base_url, pid)` against it, stop it."""
-    port = free_port()
-    worker = start_worker(PRODUCT, broker.url, port, data, log, app_id=app_id,
-                          MONITOR_STORE=store)
-    try:
-        return asyncio.run(watched(probe(f"http://127.0.0.1:{port}", worker.pid), worker, log))
-    finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+    with worker_running(PRODUCT, broker.url, data, log, app_id=app_id,
+                        MONITOR_STORE=store) as (base, worker):
+        return asyncio.run(watched(probe(base, worker.pid), worker, log))
 
 
 async def watched(probe: Awaitable[Any], worker: subprocess.Popen[bytes], log: Path) -> Any:

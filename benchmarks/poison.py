@@ -26,10 +26,9 @@ from typing import Any
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
-from designs import ROOT, Design, get, percentiles, start_worker
+from designs import ROOT, Design, get, percentiles, worker_running
 
 from monitor.limits import Limits
-from monitor.localhost import free_port
 from monitor.run.broker import EmbeddedBroker
 
 LIMITS = Limits()
@@ -131,17 +130,11 @@ def main() -> None:
     parser.add_argument("--positions", type=int, default=2000)
     parser.add_argument("--ticks", type=int, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
-        port = free_port()
-        worker = start_worker(Design("this", ROOT), broker.url, port, Path(tmp) / "data",
-                              Path(tmp) / "worker.log", app_id="bench-poison")
-        try:
-            print("poison: measuring", file=sys.stderr, flush=True)
-            found = asyncio.run(measure(broker.bootstrap, f"http://127.0.0.1:{port}",
-                                        args.positions, args.ticks))
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker, \
+            worker_running(Design("this", ROOT), broker.url, Path(tmp) / "data",
+                           Path(tmp) / "worker.log", app_id="bench-poison") as (base, _):
+        print("poison: measuring", file=sys.stderr, flush=True)
+        found = asyncio.run(measure(broker.bootstrap, base, args.positions, args.ticks))
     ratio = statistics.median(found["with"]) / statistics.median(found["without"])
     print(json.dumps({
         "benchmark": "poison", "positions": args.positions, "ticks": args.ticks,

@@ -31,10 +31,9 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 from alert_latency import Bench
-from designs import Design, designs, get, percentiles, start_worker
+from designs import Design, designs, get, percentiles, worker_running
 from freshness import START, snapshot
 
-from monitor.localhost import free_port
 from monitor.run.broker import EmbeddedBroker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,16 +109,11 @@ def measure(design: Design, args: argparse.Namespace, tmp: Path) -> dict[str, li
     with EmbeddedBroker(log_path=tmp / "tansu.log") as broker, receiving() as hook:
         config = tmp / "model.toml"
         config.write_text(model())
-        port = free_port()
         data = tmp / f"data-{time.time_ns()}"
-        worker = start_worker(design, broker.url, port, data, tmp / "worker.log",
-                              MONITOR_CONFIG=str(config), BENCH_URL=hook.url,
-                              BENCH_SECRET="whsec_YmVuY2ggc2VjcmV0IG9mIDI0IGJ5dGVz")
-        try:
-            return asyncio.run(phases(broker.bootstrap, f"http://127.0.0.1:{port}", hook, args))
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+        with worker_running(design, broker.url, data, tmp / "worker.log",
+                            MONITOR_CONFIG=str(config), BENCH_URL=hook.url,
+                            BENCH_SECRET="whsec_YmVuY2ggc2VjcmV0IG9mIDI0IGJ5dGVz") as (base, _):
+            return asyncio.run(phases(broker.bootstrap, base, hook, args))
 
 
 def main() -> None:

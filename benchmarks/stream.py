@@ -33,10 +33,9 @@ from designs import (
     percentiles,
     preload,
     snapshot,
-    start_worker,
+    worker_running,
 )
 
-from monitor.localhost import free_port
 from monitor.run.broker import EmbeddedBroker
 
 TIMEOUT_S = 600.0
@@ -97,15 +96,9 @@ def one_round(design: Design, events: int, updates: int, tmp: Path) -> dict[str,
     """One fresh broker and worker of one design."""
     with EmbeddedBroker() as broker:
         asyncio.run(preload(broker.bootstrap, events))
-        port = free_port()
-        worker = start_worker(design, broker.url, port, tmp / f"{design.name}-{time.time()}",
-                              tmp / f"{design.name}.log", app_id="bench-stream")
-        try:
-            return asyncio.run(measure(broker.bootstrap, f"http://127.0.0.1:{port}", events,
-                                       updates))
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+        with worker_running(design, broker.url, tmp / f"{design.name}-{time.time()}",
+                            tmp / f"{design.name}.log", app_id="bench-stream") as (base, _):
+            return asyncio.run(measure(broker.bootstrap, base, events, updates))
 
 
 def main() -> None:
